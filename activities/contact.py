@@ -1,0 +1,125 @@
+"""The contact step: log row and outbox message in one transaction, then one provider send."""
+
+from __future__ import annotations
+
+import json
+
+from psycopg_pool import AsyncConnectionPool
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.channels import ChannelAdapter, OutboundMessage
+from activities.steplog import AfterCommit, insert_log_row
+from cobranza.domain import Channel
+from cobranza.models import ContactCommand, ContactResult, DebtorReply
+from cobranza.templates import render
+
+_DESTINATION_COLUMN = {
+    Channel.SMS: "phone",
+    Channel.WHATSAPP: "phone",
+    Channel.CALL: "phone",
+    Channel.EMAIL: "email",
+    Channel.LETTER: "address",
+    Channel.VISIT: "address",
+}
+
+
+def idempotency_key(command: ContactCommand) -> str:
+    entry = command.entry
+    return f"{entry.workflow_id}:{entry.collection_id}:{entry.seq}"
+
+
+class ContactActivities:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        adapter: ChannelAdapter,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
+        self._pool = pool
+        self._adapter = adapter
+        self._after_commit = after_commit
+
+    @activity.defn(name="send_contact")
+    async def send_contact(self, command: ContactCommand) -> ContactResult:
+        entry = command.entry
+        key = idempotency_key(command)
+        column = _DESTINATION_COLUMN[command.channel]
+        async with self._pool.connection() as conn, conn.transaction():
+            receipt = await insert_log_row(conn, entry)
+            cur = await conn.execute(
+                f"""SELECT d.{column}, d.full_name, a.product FROM accounts a
+                    JOIN debtors d USING (debtor_id) WHERE a.account_id = %s""",
+                (entry.account_id,),
+            )
+            found = await cur.fetchone()
+            if found is None:
+                raise ApplicationError(
+                    f"account {entry.account_id} not found",
+                    type="UnknownAccount",
+                    non_retryable=True,
+                )
+            destination, full_name, product = found
+            body = render(
+                command.template, name=full_name, product=product, balance_cop=entry.balance_cop
+            )
+            await conn.execute(
+                """INSERT INTO contact_outbox (idempotency_key, account_id, workflow_id, seq,
+                       channel, template, destination, body, status)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (idempotency_key) DO NOTHING""",
+                (
+                    key,
+                    entry.account_id,
+                    entry.workflow_id,
+                    entry.seq,
+                    command.channel.value,
+                    command.template,
+                    destination,
+                    body,
+                    "pending" if destination else "no_destination",
+                ),
+            )
+            cur = await conn.execute(
+                "SELECT status, provider_message_id, reply FROM contact_outbox"
+                " WHERE idempotency_key = %s",
+                (key,),
+            )
+            status, message_id, reply = await cur.fetchone()  # type: ignore[misc]
+        if self._after_commit is not None:
+            self._after_commit(entry)
+        if status != "pending":
+            # Already answered by an earlier attempt (or nothing to send): never send again.
+            return ContactResult(
+                status=status,
+                provider_message_id=message_id,
+                reply=DebtorReply.model_validate(reply) if reply else None,
+                inserted=receipt.inserted,
+            )
+        answer = await self._adapter.send(
+            OutboundMessage(
+                idempotency_key=key,
+                channel=command.channel,
+                template=command.template,
+                destination=destination,
+                body=body,
+            )
+        )
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                """UPDATE contact_outbox SET status = %s, provider_message_id = %s, reply = %s,
+                       answered_at = now()
+                   WHERE idempotency_key = %s AND status = 'pending'""",
+                (
+                    answer.status,
+                    answer.provider_message_id,
+                    json.dumps(answer.reply.model_dump()) if answer.reply else None,
+                    key,
+                ),
+            )
+        return ContactResult(
+            status=answer.status,
+            provider_message_id=answer.provider_message_id,
+            reply=answer.reply,
+            inserted=receipt.inserted,
+        )

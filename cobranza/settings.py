@@ -1,0 +1,44 @@
+"""Process configuration, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+TASK_QUEUE = "cobranza"
+
+
+class Settings(BaseModel):
+    temporal_address: str = Field(default="127.0.0.1:7233")
+    temporal_namespace: str = Field(default="default")
+    task_queue: str = Field(default=TASK_QUEUE)
+    # None means "start the embedded Postgres under state_dir" (local stack only).
+    database_url: str | None = None
+    state_dir: Path = Field(default=Path(".cobranza"))
+    db_pool_max: int = Field(default=10, ge=1)
+    # Simulated provider: how debtors answer (rates) and the seed that makes it repeatable.
+    sim_seed: int = 2300
+    sim_failure_rate: float = Field(default=0.05, ge=0, le=1)
+    sim_reply_rate: float = Field(default=0.35, ge=0, le=1)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        values: dict[str, object] = {}
+        mapping = {
+            "TEMPORAL_ADDRESS": "temporal_address",
+            "TEMPORAL_NAMESPACE": "temporal_namespace",
+            "COBRANZA_TASK_QUEUE": "task_queue",
+            "DATABASE_URL": "database_url",
+            "COBRANZA_STATE_DIR": "state_dir",
+            "COBRANZA_DB_POOL_MAX": "db_pool_max",
+            "COBRANZA_SIM_SEED": "sim_seed",
+            "COBRANZA_SIM_FAILURE_RATE": "sim_failure_rate",
+            "COBRANZA_SIM_REPLY_RATE": "sim_reply_rate",
+        }
+        for var, field in mapping.items():
+            if env.get(var):
+                values[field] = env[var]
+        return cls.model_validate(values)

@@ -1,0 +1,110 @@
+"""Shared helpers for integration tests: accounts in Postgres, a worker on a private queue."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+from psycopg_pool import AsyncConnectionPool
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from cobranza.campaigns import import_campaign
+from cobranza.domain import Channel, DocumentType
+from cobranza.models import CollectionInput, CollectionResult, workflow_id_for
+from cobranza.portfolio import PortfolioRow
+from cobranza.settings import Settings
+from cobranza.strategy import Strategy, load_strategy
+from cobranza.temporal import build_worker
+from workflows.collection import CollectionWorkflow
+
+ALL_CHANNELS = frozenset(
+    {Channel.SMS, Channel.EMAIL, Channel.WHATSAPP, Channel.CALL, Channel.LETTER}
+)
+
+
+def make_row(
+    line: int = 2,
+    *,
+    balance_cop: int = 1_500_000,
+    days_past_due: int = 0,
+    account_id: str | None = None,
+    document_number: str | None = None,
+) -> PortfolioRow:
+    suffix = uuid.uuid4().hex[:8]
+    return PortfolioRow(
+        line=line,
+        account_id=account_id or f"acc-{suffix}",
+        document_type=DocumentType.CC,
+        document_number=document_number or str(10_000_000 + int(suffix, 16) % 80_000_000),
+        full_name="Ana María Pérez Núñez",
+        product="tarjeta_credito",
+        balance_cop=balance_cop,
+        days_past_due=days_past_due,
+        phone="+573001234567",
+        email="ana.perez@example.co",
+        address="Calle 10 # 5-20",
+        city="Bogotá",
+        authorized_channels=ALL_CHANNELS,
+    )
+
+
+async def seed_accounts(
+    pool: AsyncConnectionPool,
+    rows: list[PortfolioRow],
+    campaign_id: str | None = None,
+    strategy: str = "default",
+) -> str:
+    campaign_id = campaign_id or f"c-{uuid.uuid4().hex[:8]}"
+    await import_campaign(
+        pool,
+        campaign_id=campaign_id,
+        strategy=strategy,
+        file_name="test.csv",
+        file_sha256=uuid.uuid4().hex,
+        rows=rows,
+    )
+    return campaign_id
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    client: Client, pool: AsyncConnectionPool, task_queue: str, **kwargs: object
+) -> AsyncIterator[Worker]:
+    settings = Settings(task_queue=task_queue)
+    worker = build_worker(client, pool, settings, **kwargs)  # type: ignore[arg-type]
+    async with worker:
+        yield worker
+
+
+async def start_collection(
+    client: Client,
+    row: PortfolioRow,
+    task_queue: str,
+    strategy: Strategy | None = None,
+    campaign_id: str | None = None,
+) -> WorkflowHandle[CollectionWorkflow, CollectionResult]:
+    return await client.start_workflow(
+        CollectionWorkflow.run,
+        CollectionInput(
+            account_id=row.account_id,
+            campaign_id=campaign_id,
+            strategy=strategy or load_strategy("default"),
+            balance_cop=row.balance_cop,
+            days_past_due=row.days_past_due,
+            product=row.product,
+        ),
+        id=workflow_id_for(row.account_id),
+        task_queue=task_queue,
+    )
+
+
+async def log_rows(pool: AsyncConnectionPool, account_id: str) -> list[dict[str, object]]:
+    from activities.steplog import fetch_log
+
+    return await fetch_log(pool, account_id)
+
+
+async def kinds(pool: AsyncConnectionPool, account_id: str) -> list[str]:
+    return [str(r["kind"]) for r in await log_rows(pool, account_id)]
