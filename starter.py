@@ -30,6 +30,7 @@ from cobranza.logging import configure_logging
 from cobranza.models import workflow_id_for
 from cobranza.money import format_cop, parse_cop
 from cobranza.operations import (
+    Control,
     OperationError,
     account_status,
     control_account,
@@ -313,7 +314,7 @@ class ControlAction(StrEnum):
 _CONTROL_DONE = {"pause": "pausada", "resume": "reanudada", "cancel": "cancelada"}
 
 
-def _control(action: str) -> Callable[..., None]:
+def _control(action: Control) -> Callable[..., None]:
     def command(
         account_id: str,
         reason: Annotated[
@@ -331,7 +332,7 @@ def _control(action: str) -> Callable[..., None]:
                     account_id,
                     action,
                     requested_by=by,
-                    reason=reason,  # type: ignore[arg-type]
+                    reason=reason,
                 )
             except OperationError as err:
                 raise fail(str(err)) from err
@@ -347,7 +348,8 @@ def _control(action: str) -> Callable[..., None]:
     return command
 
 
-for _action in ("pause", "resume", "cancel"):
+_ACTIONS: tuple[Control, ...] = ("pause", "resume", "cancel")
+for _action in _ACTIONS:
     account_app.command(_action)(_control(_action))
 
 

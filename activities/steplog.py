@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -127,7 +128,7 @@ class StepLogActivities:
         return receipt
 
 
-async def fetch_log(pool: AsyncConnectionPool, account_id: str) -> list[dict[str, object]]:
+async def fetch_log(pool: AsyncConnectionPool, account_id: str) -> list[dict[str, Any]]:
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             "SELECT * FROM collection_log WHERE account_id = %s ORDER BY id", (account_id,)

@@ -84,7 +84,7 @@ async def import_campaign(
                  AND ca.skipped_reason IS NULL AND c.status <> 'cancelled'""",
             (ids, ids),
         )
-        busy = dict(await cur.fetchall())
+        busy: dict[str, str] = dict(await cur.fetchall())
         skipped = [
             SkippedAccount(
                 line=row.line,

@@ -21,7 +21,7 @@ _MIGRATION_LOCK = 2300_2023
 
 def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("cobranza") / "migrations"
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
 
 
@@ -47,7 +47,7 @@ def apply_migrations(database_url: str) -> list[str]:
                     # A shipped migration must never change: that would fork the schema.
                     raise RuntimeError(f"migration {version} changed after it was applied")
                 continue
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql.encode())
             conn.execute(
                 "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)",
                 (version, checksum),

@@ -63,7 +63,7 @@ async def campaign_report(pool: AsyncConnectionPool, campaign_id: str) -> Campai
                GROUP BY l.kind""",
             (campaign_id,),
         )
-        kinds = dict(await cur.fetchall())
+        kinds: dict[str, int] = dict(await cur.fetchall())
     failed = kinds.get("contact_failed", 0)
     return CampaignReport(
         campaign_id=campaign_id,

@@ -5,6 +5,8 @@ Coarse, internal values only: workflow ids and search attributes bypass payload 
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.common import SearchAttributeKey
 
@@ -13,7 +15,7 @@ COLLECTION_STAGE = SearchAttributeKey.for_keyword("CollectionStage")
 COLLECTION_OUTCOME = SearchAttributeKey.for_keyword("CollectionOutcome")
 DAYS_PAST_DUE = SearchAttributeKey.for_int("DaysPastDue")
 
-ALL_KEYS: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
+ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     CAMPAIGN_ID,
     COLLECTION_STAGE,
     COLLECTION_OUTCOME,

@@ -55,7 +55,7 @@ def create_database(server: str) -> str:
 
 
 def drop_database(server: str, url: str) -> None:
-    name = conninfo_to_dict(url)["dbname"]
+    name = str(conninfo_to_dict(url)["dbname"])
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from activities.contact import ContactActivities
@@ -523,7 +523,7 @@ class CollectionWorkflow:
         return self._state.days_past_due_at_open + (workflow.now() - opened).days
 
     def _publish_search_attributes(self) -> None:
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             COLLECTION_STAGE.value_set(self._state.stage.value),
             COLLECTION_OUTCOME.value_set(
                 self._state.outcome.value if self._state.outcome else "open"

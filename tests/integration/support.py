@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client, WorkflowHandle
@@ -100,7 +101,7 @@ async def start_collection(
     )
 
 
-async def log_rows(pool: AsyncConnectionPool, account_id: str) -> list[dict[str, object]]:
+async def log_rows(pool: AsyncConnectionPool, account_id: str) -> list[dict[str, Any]]:
     from activities.steplog import fetch_log
 
     return await fetch_log(pool, account_id)
