@@ -1,0 +1,1 @@
+"""The `cobranza` command line, one module per audience; `starter.py` assembles it."""

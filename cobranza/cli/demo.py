@@ -1,0 +1,109 @@
+"""`cobranza demo`: the whole product on one machine in a few minutes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from temporalio.client import Client
+
+from cobranza import localstack
+from cobranza.cli.campaign import start_campaign_from_file
+from cobranza.cli.common import (
+    console,
+    run,
+)
+from cobranza.cli.common import settings as load_settings
+from cobranza.db import open_pool
+from cobranza.domain import BOGOTA
+from cobranza.logging import configure_logging
+from cobranza.models import workflow_id_for
+from cobranza.report import campaign_report, print_report
+from cobranza.settings import Settings
+from cobranza.simulation import SimulatedDebtors
+from cobranza.temporal import connect
+
+DEMO_PORTFOLIO = Path(__file__).resolve().parent.parent / "data" / "demo_portfolio.csv"
+app = typer.Typer()
+
+
+async def _connect_when_ready(settings: Settings, timeout: float = 60) -> Client:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await connect(settings)
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _demo(settings: Settings, state: localstack.StackState, timeout: float) -> dict[str, Any]:
+    client = await _connect_when_ready(settings)
+    campaign_id = "demo-" + datetime.now(BOGOTA).strftime("%Y%m%d-%H%M%S")
+    async with open_pool(state.database_url, settings.db_pool_max) as pool:
+        await start_campaign_from_file(settings, client, pool, DEMO_PORTFOLIO, campaign_id, "demo")
+        debtors = SimulatedDebtors(client, pool, seed=settings.sim_seed)
+        deadline = time.monotonic() + timeout
+        report = await campaign_report(pool, campaign_id)
+        with Progress(
+            TextColumn("Cobranzas terminadas"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("run", total=report.accounts)
+            while time.monotonic() < deadline:
+                await debtors.tick(campaign_id)
+                report = await campaign_report(pool, campaign_id)
+                progress.update(task, completed=report.accounts - report.open_accounts)
+                if report.open_accounts == 0 and sum(report.by_outcome.values()) == report.accounts:
+                    break
+                await asyncio.sleep(1)
+        console.print()
+        print_report(report, console)
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT account_id FROM collections WHERE campaign_id = %s
+                   ORDER BY (outcome = 'paid') DESC, account_id LIMIT 1""",
+                (campaign_id,),
+            )
+            sample = await cur.fetchone()
+    account_id = sample[0] if sample else "?"
+    wf = workflow_id_for(account_id)
+    console.print()
+    console.print("[bold]Para inspeccionar una cuenta[/bold]")
+    console.print("  1. cobranza up --detach     (el historial queda en .cobranza/)")
+    console.print(f"  2. UI de Temporal: http://localhost:8233/namespaces/default/workflows/{wf}")
+    console.print(f"     o: temporal workflow show --workflow-id {wf}")
+    console.print(f'  3. Registro en Postgres:  psql "{state.database_url}" -c \\')
+    console.print(
+        f'       "SELECT seq, kind, stage, occurred_at, detail FROM collection_log '
+        f"WHERE account_id = '{account_id}' ORDER BY id\""
+    )
+    console.print(f"     o: cobranza account status {account_id}")
+    return report.model_dump()
+
+
+@app.command()
+def demo(
+    timeout: Annotated[float, typer.Option(help="Segundos máximos de espera.")] = 300,
+) -> None:
+    """Demostración completa: stack local, cartera sintética, campaña y reporte."""
+    configure_logging(level="WARNING")
+    settings = load_settings()
+    started = time.monotonic()
+    console.print("[bold]Cobranza: demostración[/bold] (stack local en .cobranza/)")
+    with localstack.stack(settings) as state:
+        report = run(_demo(settings, state, timeout))
+    elapsed = time.monotonic() - started
+    open_accounts = report["open_accounts"]
+    console.print(f"Demostración terminada en {elapsed:.0f} s; stack detenido.")
+    if open_accounts:
+        console.print(f"[yellow]{open_accounts} cuentas siguen en gestión al cerrar.[/yellow]")

@@ -1,0 +1,65 @@
+"""The local stack: `cobranza up`, `down`, `worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Annotated
+
+import typer
+
+from cobranza import localstack
+from cobranza.cli.common import (
+    console,
+    database_url,
+)
+from cobranza.cli.common import settings as load_settings
+from cobranza.logging import configure_logging
+
+app = typer.Typer()
+
+
+@app.command()
+def up(
+    detach: Annotated[bool, typer.Option("--detach", help="Dejar el stack corriendo.")] = False,
+) -> None:
+    """Inicia el stack local: Temporal (UI en :8233), Postgres y un worker."""
+    settings = load_settings()
+    if detach:
+        state = localstack.up_detached(settings)
+        console.print("[green]Stack local iniciado.[/green]")
+        console.print(f"  Temporal: {state.temporal_address}  (UI: http://localhost:8233)")
+        console.print(f"  Postgres: {state.database_url}")
+        console.print("  Detener con: cobranza down")
+        return
+    with localstack.stack(settings) as state:
+        console.print("[green]Stack local corriendo[/green] (Ctrl-C para detener).")
+        console.print(f"  UI de Temporal: http://localhost:8233 · Postgres: {state.database_url}")
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(1)
+
+
+@app.command()
+def down() -> None:
+    """Detiene lo que inició 'cobranza up --detach'."""
+    state = localstack.down(load_settings())
+    if state is None:
+        console.print("No hay un stack local iniciado con --detach.")
+    else:
+        console.print("[green]Stack local detenido.[/green]")
+
+
+@app.command()
+def worker() -> None:
+    """Ejecuta un worker en primer plano (TEMPORAL_ADDRESS, DATABASE_URL)."""
+    from worker import run_worker
+
+    configure_logging()
+    settings = load_settings()
+    settings = settings.model_copy(update={"database_url": database_url(settings)})
+    asyncio.run(run_worker(settings))
+
+
+# --- campaigns -------------------------------------------------------------------------------------
