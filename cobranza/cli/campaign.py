@@ -21,22 +21,24 @@ from cobranza.cli.common import (
 )
 from cobranza.cli.common import settings as load_settings
 from cobranza.db import open_pool
-from cobranza.portfolio import PortfolioFileError, file_sha256, format_errors, read_portfolio
+from cobranza.portfolio import (
+    PortfolioFileError,
+    PortfolioResult,
+    file_sha256,
+    format_errors,
+    read_portfolio,
+)
 from cobranza.report import campaign_report, print_report
 from cobranza.settings import Settings
-from cobranza.strategy import UnknownStrategyError, load_strategy
+from cobranza.strategy import Strategy, UnknownStrategyError, load_strategy
 
 campaign_app = typer.Typer(help="Campañas: importar cartera, iniciar y ver resultados.")
 
 
-async def start_campaign_from_file(
-    settings: Settings,
-    client: Client,
-    pool: AsyncConnectionPool,
-    file: Path,
-    campaign_id: str,
-    strategy_name: str,
-) -> int:
+def validated_portfolio(file: Path, strategy_name: str) -> tuple[Strategy, PortfolioResult]:
+    """Check the strategy and every row before touching any server: a bad file starts nothing."""
+    if not file.is_file():
+        raise fail(f"no existe el archivo {file}", 2)
     try:
         strategy = load_strategy(strategy_name)
     except UnknownStrategyError as err:
@@ -52,6 +54,18 @@ async def start_campaign_from_file(
         )
         err_console.print(format_errors(result.errors), markup=False, highlight=False)
         raise typer.Exit(2)
+    return strategy, result
+
+
+async def start_campaign_from_file(
+    settings: Settings,
+    client: Client,
+    pool: AsyncConnectionPool,
+    file: Path,
+    campaign_id: str,
+    strategy: Strategy,
+    result: PortfolioResult,
+) -> int:
     try:
         summary = await import_campaign(
             pool,
@@ -101,13 +115,14 @@ def campaign_start(
     strategy: Annotated[str, typer.Option("--strategy", help="Estrategia.")] = "default",
 ) -> None:
     """Importa una cartera y inicia una cobranza por cuenta (idempotente)."""
-    if not file.is_file():
-        raise fail(f"no existe el archivo {file}", 2)
     settings = load_settings()
+    chosen, result = validated_portfolio(file, strategy)
 
     async def main() -> None:
         async with session(settings) as (client, pool):
-            await start_campaign_from_file(settings, client, pool, file, campaign_id, strategy)
+            await start_campaign_from_file(
+                settings, client, pool, file, campaign_id, chosen, result
+            )
 
     run(main())
 

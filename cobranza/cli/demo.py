@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from temporalio.client import Client
 
 from cobranza import localstack
-from cobranza.cli.campaign import start_campaign_from_file
+from cobranza.cli.campaign import start_campaign_from_file, validated_portfolio
 from cobranza.cli.common import (
     console,
     run,
@@ -47,7 +47,10 @@ async def _demo(settings: Settings, state: localstack.StackState, timeout: float
     client = await _connect_when_ready(settings)
     campaign_id = "demo-" + datetime.now(BOGOTA).strftime("%Y%m%d-%H%M%S")
     async with open_pool(state.database_url, settings.db_pool_max) as pool:
-        await start_campaign_from_file(settings, client, pool, DEMO_PORTFOLIO, campaign_id, "demo")
+        strategy, portfolio = validated_portfolio(DEMO_PORTFOLIO, "demo")
+        await start_campaign_from_file(
+            settings, client, pool, DEMO_PORTFOLIO, campaign_id, strategy, portfolio
+        )
         debtors = SimulatedDebtors(client, pool, seed=settings.sim_seed)
         deadline = time.monotonic() + timeout
         report = await campaign_report(pool, campaign_id)
