@@ -22,24 +22,29 @@ AfterCommit = Callable[[LogEntry], None]
 
 async def insert_log_row(conn: psycopg.AsyncConnection, entry: LogEntry) -> LogReceipt:
     """Write the row for `entry` unless it is already there; the caller owns the transaction."""
-    # Serialize writers of one account so each row links to the one before it.
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 2300))", (entry.account_id,)
-    )
+    # One round trip: serialize writers of one account (so each row links to the one before it),
+    # find this step's row if a retry already wrote it, and the account's latest hash.
     cur = await conn.execute(
-        "SELECT hash FROM collection_log WHERE workflow_id = %s AND collection_id = %s AND seq = %s",
-        (entry.workflow_id, entry.collection_id, entry.seq),
+        """SELECT pg_advisory_xact_lock(hashtextextended(%(account)s, 2300)),
+                  (SELECT hash FROM collection_log
+                    WHERE workflow_id = %(workflow)s AND collection_id = %(collection)s
+                      AND seq = %(seq)s),
+                  (SELECT hash FROM collection_log WHERE account_id = %(account)s
+                    ORDER BY id DESC LIMIT 1)""",
+        {
+            "account": entry.account_id,
+            "workflow": entry.workflow_id,
+            "collection": entry.collection_id,
+            "seq": entry.seq,
+        },
     )
-    existing = await cur.fetchone()
+    found = await cur.fetchone()
+    assert found is not None
+    _, existing, last = found
     if existing is not None:
-        return LogReceipt(seq=entry.seq, hash=existing[0], inserted=False)
+        return LogReceipt(seq=entry.seq, hash=existing, inserted=False)
 
-    cur = await conn.execute(
-        "SELECT hash FROM collection_log WHERE account_id = %s ORDER BY id DESC LIMIT 1",
-        (entry.account_id,),
-    )
-    last = await cur.fetchone()
-    prev_hash = last[0] if last else GENESIS
+    prev_hash = last or GENESIS
     recorded_at = datetime.now(UTC)
     row = {
         "account_id": entry.account_id,
@@ -53,51 +58,49 @@ async def insert_log_row(conn: psycopg.AsyncConnection, entry: LogEntry) -> LogR
         "recorded_at": recorded_at,
     }
     digest = row_hash(prev_hash, row)
-    await conn.execute(
-        """INSERT INTO collection_log (account_id, workflow_id, run_id, collection_id, seq, kind,
-               stage, detail, occurred_at, recorded_at, prev_hash, hash)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (
-            entry.account_id,
-            entry.workflow_id,
-            entry.run_id,
-            entry.collection_id,
-            entry.seq,
-            entry.kind,
-            entry.stage.value,
-            json.dumps(entry.detail, ensure_ascii=False),
-            entry.occurred_at,
-            recorded_at,
-            prev_hash,
-            digest,
-        ),
-    )
     closed_at = entry.occurred_at if entry.outcome is not None else None
     try:
+        # The row and the collection's read model in one statement.
         await conn.execute(
-            """INSERT INTO collections (collection_id, workflow_id, account_id, campaign_id,
+            """WITH logged AS (
+                   INSERT INTO collection_log (account_id, workflow_id, run_id, collection_id,
+                       seq, kind, stage, detail, occurred_at, recorded_at, prev_hash, hash)
+                   VALUES (%(account)s, %(workflow)s, %(run)s, %(collection)s, %(seq)s,
+                       %(kind)s, %(stage)s, %(detail)s, %(occurred)s, %(recorded)s, %(prev)s,
+                       %(hash)s)
+                   RETURNING 1)
+               INSERT INTO collections (collection_id, workflow_id, account_id, campaign_id,
                    strategy, stage, outcome, balance_cop, original_balance_cop, last_seq,
                    opened_at, closed_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               SELECT %(collection)s, %(workflow)s, %(account)s, %(campaign)s, %(strategy)s,
+                   %(stage)s, %(outcome)s, %(balance)s, %(original)s, %(seq)s, %(occurred)s,
+                   %(closed)s
+               FROM logged
                ON CONFLICT (collection_id) DO UPDATE SET
                    stage = EXCLUDED.stage, outcome = EXCLUDED.outcome,
                    balance_cop = EXCLUDED.balance_cop,
                    last_seq = GREATEST(collections.last_seq, EXCLUDED.last_seq),
                    closed_at = EXCLUDED.closed_at, updated_at = now()""",
-            (
-                entry.collection_id,
-                entry.workflow_id,
-                entry.account_id,
-                entry.campaign_id,
-                entry.strategy,
-                entry.stage.value,
-                entry.outcome.value if entry.outcome else None,
-                entry.balance_cop,
-                entry.original_balance_cop,
-                entry.seq,
-                entry.occurred_at,
-                closed_at,
-            ),
+            {
+                "account": entry.account_id,
+                "workflow": entry.workflow_id,
+                "run": entry.run_id,
+                "collection": entry.collection_id,
+                "seq": entry.seq,
+                "kind": entry.kind,
+                "stage": entry.stage.value,
+                "detail": json.dumps(entry.detail, ensure_ascii=False),
+                "occurred": entry.occurred_at,
+                "recorded": recorded_at,
+                "prev": prev_hash,
+                "hash": digest,
+                "campaign": entry.campaign_id,
+                "strategy": entry.strategy,
+                "outcome": entry.outcome.value if entry.outcome else None,
+                "balance": entry.balance_cop,
+                "original": entry.original_balance_cop,
+                "closed": closed_at,
+            },
         )
     except psycopg.errors.UniqueViolation as err:
         raise ApplicationError(

@@ -20,8 +20,9 @@ from cobranza.money import parse_cop
 from cobranza.settings import Settings
 from cobranza.temporal import connect
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: long messages and URLs stay on one line, so they can be copied and grepped.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 

@@ -1,0 +1,23 @@
+"""The baseline for bench/steps.py: a workflow that runs N no-op activities, nothing else."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+
+@activity.defn
+async def noop_activity(index: int) -> int:
+    return index
+
+
+@workflow.defn
+class NoopWorkflow:
+    @workflow.run
+    async def run(self, activities: int) -> int:
+        for index in range(activities):
+            await workflow.execute_activity(
+                noop_activity, index, start_to_close_timeout=timedelta(seconds=30)
+            )
+        return activities

@@ -1,0 +1,209 @@
+"""Collection steps per second (activity plus log row) beside a no-op baseline on the same server.
+
+    .venv/bin/python bench/steps.py [--accounts 200] [--contacts 5] [--checks 5]
+
+Runs in one process against one fresh Temporal dev server (in memory) and one fresh database on
+DATABASE_URL (or an embedded Postgres): first the baseline, a no-op workflow that runs the same
+number of no-op activities per workflow; then CollectionWorkflow with a strategy of contact and
+promise-check steps, each one activity that writes its `collection_log` row (and, for contacts,
+its outbox message). Prints both rates and their ratio (target: at least 0.7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from activities.channels import SimulatedProvider, SimulatedProviderConfig
+from bench.noop_workflow import NoopWorkflow, noop_activity
+from cobranza.binaries import temporal_cli
+from cobranza.campaigns import import_campaign
+from cobranza.db import apply_migrations, embedded_postgres, open_pool
+from cobranza.domain import Channel, DocumentType, Outcome
+from cobranza.models import CollectionInput, workflow_id_for
+from cobranza.portfolio import PortfolioRow
+from cobranza.search_attributes import ALL_KEYS
+from cobranza.settings import Settings
+from cobranza.strategy import Strategy
+from cobranza.temporal import build_worker
+from workflows.collection import CollectionWorkflow
+
+
+def bench_strategy(contacts: int, checks: int) -> Strategy:
+    steps: list[dict[str, object]] = []
+    for i in range(max(contacts, checks)):
+        if i < contacts:
+            steps.append({"id": f"c{i}", "kind": "contact", "channel": "sms", "template": "x"})
+        if i < checks:
+            steps.append({"id": f"p{i}", "kind": "promise_check", "grace": "1s"})
+    steps += [
+        {"id": "adm", "kind": "escalate", "to_stage": "administrativa"},
+        {"id": "pre", "kind": "escalate", "to_stage": "prejuridica"},
+        {"id": "jur", "kind": "escalate", "to_stage": "juridica"},
+        {"id": "end", "kind": "close", "outcome": Outcome.HANDED_TO_LEGAL.value},
+    ]
+    return Strategy.model_validate({"name": "bench", "version": "1", "steps": steps})
+
+
+@contextlib.contextmanager
+def bench_database() -> Iterator[str]:
+    server = os.environ.get("DATABASE_URL")
+    with contextlib.ExitStack() as stack:
+        if not server:
+            tmp = stack.enter_context(TemporaryDirectory())
+            server = stack.enter_context(embedded_postgres(Path(tmp) / "pg"))
+        name = f"cobranza_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        params = conninfo_to_dict(server)
+        params["dbname"] = name
+        url = make_conninfo(**params)  # type: ignore[arg-type]
+        try:
+            apply_migrations(url)
+            yield url
+        finally:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+async def run_baseline(client: Client, accounts: int, activities: int) -> float:
+    queue = f"bench-noop-{uuid.uuid4().hex[:6]}"
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[NoopWorkflow],
+        activities=[noop_activity],
+        max_concurrent_workflow_task_polls=20,
+        max_concurrent_activity_task_polls=20,
+    ):
+        started = time.perf_counter()
+        handles = await asyncio.gather(
+            *(
+                client.start_workflow(
+                    NoopWorkflow.run, activities, id=f"noop-{queue}-{i}", task_queue=queue
+                )
+                for i in range(accounts)
+            )
+        )
+        await asyncio.gather(*(h.result() for h in handles))
+        return time.perf_counter() - started
+
+
+async def run_collections(
+    client: Client, database_url: str, accounts: int, strategy: Strategy
+) -> tuple[float, int]:
+    queue = f"bench-steps-{uuid.uuid4().hex[:6]}"
+    settings = Settings(task_queue=queue)
+    rows = [
+        PortfolioRow(
+            line=i + 2,
+            account_id=f"B{uuid.uuid4().hex[:10]}",
+            document_type=DocumentType.CC,
+            document_number=str(20_000_000 + i),
+            full_name="Persona de Prueba",
+            product="tarjeta_credito",
+            balance_cop=1_000_000,
+            days_past_due=5,
+            phone="+573001112233",
+            email=None,
+            address=None,
+            city=None,
+            authorized_channels=frozenset({Channel.SMS}),
+        )
+        for i in range(accounts)
+    ]
+    async with open_pool(database_url, max_size=10) as pool:
+        await import_campaign(
+            pool,
+            campaign_id=queue,
+            strategy=strategy.name,
+            file_name="bench.csv",
+            file_sha256=queue,
+            rows=rows,
+        )
+        silent = SimulatedProvider(SimulatedProviderConfig(reply_rate=0, failure_rate=0))
+        async with build_worker(client, pool, settings, adapter=silent):
+            started = time.perf_counter()
+            handles = await asyncio.gather(
+                *(
+                    client.start_workflow(
+                        CollectionWorkflow.run,
+                        CollectionInput(
+                            account_id=row.account_id,
+                            campaign_id=queue,
+                            strategy=strategy,
+                            balance_cop=row.balance_cop,
+                            days_past_due=row.days_past_due,
+                            product=row.product,
+                        ),
+                        id=workflow_id_for(row.account_id),
+                        task_queue=queue,
+                    )
+                    for row in rows
+                )
+            )
+            results = await asyncio.gather(*(h.result() for h in handles))
+            elapsed = time.perf_counter() - started
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM collection_log l JOIN collections c USING (collection_id)"
+                " WHERE c.campaign_id = %s",
+                (queue,),
+            )
+            logged = (await cur.fetchone() or (0,))[0]
+    assert logged == sum(r.steps_logged for r in results), "log rows and steps disagree"
+    return elapsed, logged
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--accounts", type=int, default=200)
+    parser.add_argument("--contacts", type=int, default=5)
+    parser.add_argument("--checks", type=int, default=5)
+    args = parser.parse_args()
+    strategy = bench_strategy(args.contacts, args.checks)
+    # opened + every step + closed: one log row (and one activity) each.
+    steps_per_account = len(strategy.steps) - 1 + 2
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=temporal_cli(),
+        search_attributes=ALL_KEYS,
+    )
+    try:
+        with bench_database() as url:
+            print(
+                f"{args.accounts} workflows x {steps_per_account} steps, one dev server (in memory)"
+            )
+            base = await run_baseline(env.client, args.accounts, steps_per_account)
+            base_rate = args.accounts * steps_per_account / base
+            print(f"baseline  no-op workflow + no-op activities: {base_rate:8.1f} activities/s")
+            elapsed, logged = await run_collections(env.client, url, args.accounts, strategy)
+            rate = logged / elapsed
+            print(f"cobranza  collection steps (activity + log row): {rate:8.1f} steps/s")
+            print(f"ratio {rate / base_rate:.2f} (target >= 0.70); {logged} log rows written")
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
