@@ -279,6 +279,8 @@ class CollectionWorkflow:
         self._escalation_reason = "strategy"
 
     async def _finish(self, outcome: Outcome, reason: str, step: Step | None = None) -> None:
+        # Let in-flight signal handlers log first (a payment's promise_kept), so "closed" is last.
+        await workflow.wait_condition(workflow.all_handlers_finished)
         self._state.outcome = outcome
         self._next_wake_up = None
         detail: dict[str, Any] = {
