@@ -1,0 +1,101 @@
+"""Pure, deterministic compliance rules for Colombian collections.
+
+Rules are versioned data (bundled TOML, each rule id with its legal source) plus pure functions:
+no I/O, clock or randomness at decision time, so a workflow replay reproduces every decision.
+"""
+
+from cobranza.compliance.bureau import (
+    BureauDecision,
+    BureauRules,
+    decide_bureau_report,
+    load_bureau_rules,
+)
+from cobranza.compliance.calendar import (
+    Window,
+    earliest_window_instant,
+    holiday_name,
+    holidays_between,
+    holidays_in_year,
+    is_holiday,
+    is_within_window,
+    next_window_start,
+    week_start_date,
+    window_at,
+    windows_for_day,
+)
+from cobranza.compliance.contact import (
+    ContactAttempt,
+    ContactDecision,
+    ContactRequest,
+    HoldReason,
+    RequestedHours,
+    channel_of_week,
+    contacts_on_day,
+    counts_toward_caps,
+    decide_contact,
+    plan_contact,
+)
+from cobranza.compliance.rules import (
+    ComplianceError,
+    ContactRules,
+    ProductType,
+    TimeRange,
+    Verdict,
+    load_contact_rules,
+    product_type_from_code,
+)
+from cobranza.compliance.usury import (
+    CreditType,
+    FeeDecision,
+    UsuryDecision,
+    UsuryRate,
+    UsuryTable,
+    check_collection_fee,
+    check_default_interest,
+    load_usury_table,
+    monthly_rate,
+)
+
+__all__ = [
+    "BureauDecision",
+    "BureauRules",
+    "ComplianceError",
+    "ContactAttempt",
+    "ContactDecision",
+    "ContactRequest",
+    "ContactRules",
+    "CreditType",
+    "FeeDecision",
+    "HoldReason",
+    "ProductType",
+    "RequestedHours",
+    "TimeRange",
+    "UsuryDecision",
+    "UsuryRate",
+    "UsuryTable",
+    "Verdict",
+    "Window",
+    "channel_of_week",
+    "check_collection_fee",
+    "check_default_interest",
+    "contacts_on_day",
+    "counts_toward_caps",
+    "decide_bureau_report",
+    "decide_contact",
+    "earliest_window_instant",
+    "holiday_name",
+    "holidays_between",
+    "holidays_in_year",
+    "is_holiday",
+    "is_within_window",
+    "load_bureau_rules",
+    "load_contact_rules",
+    "load_usury_table",
+    "monthly_rate",
+    "next_window_start",
+    "plan_contact",
+    "product_type_from_code",
+    "week_start_date",
+    "window_at",
+    "windows_for_day",
+]
