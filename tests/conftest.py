@@ -75,9 +75,13 @@ async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
         yield opened
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: months of collection time in seconds."""
+    """The time-skipping test server: months of collection time in seconds.
+
+    One per test module: its clock only moves forward, and awaiting a result can jump it to the
+    next timer anywhere on the server (a finished workflow's execution timeout), so a long-lived
+    server drifts decades ahead. Keep workflows' execution timeouts short for the same reason."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=temporal_test_server(),
