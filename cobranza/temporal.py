@@ -23,16 +23,21 @@ from temporalio.worker import (
     Worker,
 )
 
+from activities.bureau import BureauActivities
+from activities.campaign import CampaignActivities
 from activities.channels import ChannelAdapter, SimulatedProvider, SimulatedProviderConfig
 from activities.contact import ContactActivities
+from activities.portfolio_import import InboxActivities
 from activities.steplog import AfterCommit, StepLogActivities
+from activities.tasks import TaskActivities
 from cobranza.search_attributes import INDEXED_TYPES
 from cobranza.settings import Settings
+from workflows.campaign import CampaignInboxWorkflow, CampaignWorkflow
 from workflows.collection import CollectionWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS = [CollectionWorkflow]
+WORKFLOWS = [CollectionWorkflow, CampaignWorkflow, CampaignInboxWorkflow]
 
 
 async def connect(settings: Settings) -> Client:
@@ -86,11 +91,22 @@ def build_worker(
     )
     steplog = StepLogActivities(pool, after_commit=after_commit)
     contact = ContactActivities(pool, adapter, after_commit=after_commit)
+    tasks = TaskActivities(pool, after_commit=after_commit)
+    bureau = BureauActivities(pool)
+    campaigns = CampaignActivities(pool, client)
+    inbox = InboxActivities(pool, client)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[steplog.record_step, contact.send_contact],
+        activities=[
+            steplog.record_step,
+            contact.send_contact,
+            bureau.record_bureau_message,
+            tasks.record_task_step,
+            *campaigns.all(),
+            *inbox.all(),
+        ],
         # Measured on the dev server: more pollers than the default raise throughput ~20%.
         max_concurrent_workflow_task_polls=20,
         max_concurrent_activity_task_polls=20,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from temporalio.client import Client
 
 from cobranza import localstack
-from cobranza.cli.campaign import start_campaign_from_file, validated_portfolio
+from cobranza.campaign_models import FanoutOptions
+from cobranza.campaigns import import_prepared
+from cobranza.cli.campaign import prepared_portfolio, print_import, start_and_follow
 from cobranza.cli.common import (
     console,
     run,
@@ -26,6 +28,7 @@ from cobranza.models import workflow_id_for
 from cobranza.report import campaign_report, print_report
 from cobranza.settings import Settings
 from cobranza.simulation import SimulatedDebtors
+from cobranza.strategy import load_strategy
 from cobranza.temporal import connect
 
 DEMO_PORTFOLIO = Path(__file__).resolve().parent.parent / "data" / "demo_portfolio.csv"
@@ -47,9 +50,21 @@ async def _demo(settings: Settings, state: localstack.StackState, timeout: float
     client = await _connect_when_ready(settings)
     campaign_id = "demo-" + datetime.now(BOGOTA).strftime("%Y%m%d-%H%M%S")
     async with open_pool(state.database_url, settings.db_pool_max) as pool:
-        strategy, portfolio = validated_portfolio(DEMO_PORTFOLIO, "demo")
-        await start_campaign_from_file(
-            settings, client, pool, DEMO_PORTFOLIO, campaign_id, strategy, portfolio
+        strategy = load_strategy("demo")
+        with prepared_portfolio(DEMO_PORTFOLIO, skip_invalid=False, report=None) as prepared:
+            summary = await import_prepared(
+                pool, prepared, campaign_id=campaign_id, strategy=strategy.name
+            )
+        print_import(summary)
+        # The accounts start through the CampaignWorkflow, as in production; it checks every few
+        # seconds (not hourly) whether all collections closed, so the demo campaign completes.
+        await start_and_follow(
+            settings,
+            client,
+            pool,
+            campaign_id=campaign_id,
+            strategy=strategy,
+            options=FanoutOptions(watch_interval=timedelta(seconds=3)),
         )
         debtors = SimulatedDebtors(client, pool, seed=settings.sim_seed)
         deadline = time.monotonic() + timeout
@@ -91,6 +106,7 @@ async def _demo(settings: Settings, state: localstack.StackState, timeout: float
         f"WHERE account_id = '{account_id}' ORDER BY id\""
     )
     console.print(f"     o: cobranza account status {account_id}")
+    console.print(f"  4. La campaña: cobranza campaign status {campaign_id}")
     return report.model_dump()
 
 

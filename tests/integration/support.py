@@ -5,15 +5,16 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from cobranza.campaigns import import_campaign
-from cobranza.domain import Channel, DocumentType
+from cobranza.domain import BOGOTA, Channel, DocumentType
 from cobranza.models import CollectionInput, CollectionResult, workflow_id_for
 from cobranza.portfolio import PortfolioRow
 from cobranza.settings import Settings
@@ -112,3 +113,46 @@ async def log_rows(pool: AsyncConnectionPool, account_id: str) -> list[dict[str,
 
 async def kinds(pool: AsyncConnectionPool, account_id: str) -> list[str]:
     return [str(r["kind"]) for r in await log_rows(pool, account_id)]
+
+
+# --- campaigns -------------------------------------------------------------------------------------
+
+
+def hold_strategy() -> Strategy:
+    """Accounts that open, then wait a month: cheap to run by the thousand on the dev server."""
+    from datetime import timedelta
+
+    from cobranza.domain import Outcome
+    from cobranza.strategy import CloseStep, WaitStep
+
+    return Strategy(
+        name="hold",
+        version="test",
+        steps=[
+            WaitStep(id="hold", duration=timedelta(days=30)),
+            CloseStep(id="end", outcome=Outcome.EXHAUSTED),
+        ],
+    )
+
+
+def campaign_rows(count: int, prefix: str) -> list[PortfolioRow]:
+    """``count`` valid rows with account ids ``<prefix>-00000``..., one debtor each."""
+    return [
+        make_row(line=index + 2, account_id=f"{prefix}-{index:05d}", days_past_due=index % 90)
+        for index in range(count)
+    ]
+
+
+def server_address(client: Client) -> str:
+    return client.service_client.config.target_host
+
+
+async def business_morning(env: WorkflowEnvironment) -> None:
+    """Move the time-skipping clock (forward only) to the next Tuesday 09:00 in Bogota, so a test
+    that reads the first steps' order does not depend on the hour or weekday CI runs at."""
+    now = (await env.get_current_time()).astimezone(BOGOTA)
+    day = now.date() + timedelta(days=1)
+    while day.weekday() != 1:
+        day += timedelta(days=1)
+    target = datetime.combine(day, time(9, 0), tzinfo=BOGOTA)
+    await env.sleep(target - now)
