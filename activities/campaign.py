@@ -22,17 +22,19 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 from temporalio import activity
 from temporalio.api.common.v1 import Payloads, WorkflowExecution
 from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
 from temporalio.client import Client
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cobranza.campaign_models import (
     AccountToStart,
+    CampaignCounts,
     CampaignOpenCount,
     CampaignStatusUpdate,
     PageRequest,
@@ -73,11 +75,7 @@ class CampaignActivities:
                 (request.campaign_id, request.after_line, request.after_account, request.limit),
             )
             rows = await cur.fetchall()
-            cur = await conn.execute(
-                "SELECT accounts_total FROM campaigns WHERE campaign_id = %s",
-                (request.campaign_id,),
-            )
-            total = await cur.fetchone()
+            counts = await _counts(conn, request.campaign_id)
         return PendingPage(
             accounts=[
                 AccountToStart(
@@ -89,7 +87,7 @@ class CampaignActivities:
                 )
                 for account_id, line, balance, dpd, product in rows
             ],
-            total=total[0] if total else 0,
+            counts=counts,
         )
 
     @activity.defn(name="campaign_start_accounts")
@@ -355,7 +353,7 @@ class CampaignActivities:
     # --- the campaign row ------------------------------------------------------------------------
 
     @activity.defn(name="campaign_set_status")
-    async def set_status(self, update: CampaignStatusUpdate) -> None:
+    async def set_status(self, update: CampaignStatusUpdate) -> CampaignCounts:
         """Move the campaign forward (never back); cancelling settles every unstarted account."""
         campaign_id = update.campaign_id
         async with self._pool.connection() as conn, conn.transaction():
@@ -394,6 +392,7 @@ class CampaignActivities:
                        WHERE campaign_id = %s AND status NOT IN ('completed', 'cancelled')""",
                     (campaign_id,),
                 )
+            return await _counts(conn, campaign_id)
 
     @activity.defn(name="campaign_open_count")
     async def open_count(self, campaign_id: str) -> CampaignOpenCount:
@@ -420,3 +419,18 @@ class CampaignActivities:
             self.set_status,
             self.open_count,
         ]
+
+
+async def _counts(conn: psycopg.AsyncConnection[Any], campaign_id: str) -> CampaignCounts:
+    cur = await conn.execute(
+        """SELECT accounts_total, accounts_started, accounts_skipped, accounts_failed
+           FROM campaigns WHERE campaign_id = %s""",
+        (campaign_id,),
+    )
+    found = await cur.fetchone()
+    if found is None:
+        # Retried, not fatal: a worker pointed at the wrong database must not end the campaign
+        # (another worker, or this one fixed, takes the retry).
+        raise ApplicationError(f"campaign {campaign_id} is not in Postgres", type="UnknownCampaign")
+    total, started, skipped, failed = found
+    return CampaignCounts(total=total, started=started, skipped=skipped, failed=failed)

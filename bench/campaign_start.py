@@ -135,7 +135,9 @@ async def baseline_starts(client: Client, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-async def campaign_starts(client: Client, database_url: str, count: int) -> dict[str, float]:
+async def campaign_starts(
+    client: Client, database_url: str, count: int, options: FanoutOptions
+) -> dict[str, float]:
     queue = f"bench-campaign-{uuid.uuid4().hex[:6]}"
     campaign_id = f"bench-{uuid.uuid4().hex[:6]}"
     settings = Settings(task_queue=queue, database_url=database_url)
@@ -157,7 +159,7 @@ async def campaign_starts(client: Client, database_url: str, count: int) -> dict
                 strategy=hold_strategy(),
                 task_queue=queue,
                 account_task_queue=f"{queue}-accounts",
-                options=FanoutOptions(),
+                options=options,
             )
             row = await wait_fanout(pool, campaign_id, timeout=900, poll=0.05)
             elapsed = time.perf_counter() - started
@@ -310,7 +312,7 @@ def import_bench(rows: int) -> dict[str, float]:
     return result
 
 
-async def main(accounts: int, import_rows: int, file_backed: bool) -> None:
+async def main(accounts: int, import_rows: int, file_backed: bool, options: FanoutOptions) -> None:
     with contextlib.ExitStack() as stack:
         extra: list[str] = ["--log-level", "error"]
         if file_backed:
@@ -335,7 +337,7 @@ async def main(accounts: int, import_rows: int, file_backed: bool) -> None:
             )
             # The server slows a little as it fills: the baseline brackets the campaign.
             before = await baseline_starts(env.client, accounts)
-            campaign = await campaign_starts(env.client, url, accounts)
+            campaign = await campaign_starts(env.client, url, accounts, options)
             after = await baseline_starts(env.client, accounts)
         finally:
             await env.shutdown()
@@ -345,7 +347,11 @@ async def main(accounts: int, import_rows: int, file_backed: bool) -> None:
             f"  baseline (client, {BASELINE_IN_FLIGHT} in flight): {baseline:8.1f} starts/s "
             f"(before {before:.1f}, after {after:.1f})"
         )
-        print(f"  CampaignWorkflow:                        {campaign['rate']:8.1f} starts/s")
+        print(
+            f"  CampaignWorkflow:                        {campaign['rate']:8.1f} starts/s "
+            f"(pages of {options.page_size}, batches of {options.batch_size}, "
+            f"{options.max_batches_in_flight} in flight x {options.starts_per_batch} starts)"
+        )
         print(f"  ratio: {campaign['rate'] / baseline:.2f} (target >= 0.8)")
         print(
             f"  campaign history: {campaign['runs']:.0f} runs, "
@@ -372,5 +378,16 @@ if __name__ == "__main__":
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--import-rows", type=int, default=200_000)
     parser.add_argument("--file-backed", action="store_true")
+    defaults = FanoutOptions()
+    parser.add_argument("--page-size", type=int, default=defaults.page_size)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--batches-in-flight", type=int, default=defaults.max_batches_in_flight)
+    parser.add_argument("--starts-per-batch", type=int, default=defaults.starts_per_batch)
     args = parser.parse_args()
-    asyncio.run(main(args.accounts, args.import_rows, args.file_backed))
+    fanout = FanoutOptions(
+        page_size=args.page_size,
+        batch_size=args.batch_size,
+        max_batches_in_flight=args.batches_in_flight,
+        starts_per_batch=args.starts_per_batch,
+    )
+    asyncio.run(main(args.accounts, args.import_rows, args.file_backed, fanout))

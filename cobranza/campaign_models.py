@@ -141,9 +141,19 @@ class PageRequest(_Message):
     limit: int
 
 
+class CampaignCounts(_Message):
+    """The campaign's counters as Postgres has them (exact: moved with each account's mark)."""
+
+    total: int
+    started: int
+    skipped: int
+    failed: int
+
+
 class PendingPage(_Message):
     accounts: list[AccountToStart]
-    total: int
+    # The counters before this page's accounts are started.
+    counts: CampaignCounts
 
 
 class StartBatch(_Message):

@@ -7,6 +7,10 @@ thousand accounts or half a million. A worker that dies mid-way loses nothing: t
 activity and the in-flight batches are retried, and the batches' exactly-once rules (see
 activities/campaign.py) keep every account started once.
 
+Accounts start through activities that call client.start_workflow in batches, not as child
+workflows: that keeps the fan-out near the server's start ceiling and the campaign's history
+small (activities/campaign.py says why, with the figures).
+
 Once every account is started the campaign stays open, idle, to carry pause / resume / cancel to
 its accounts, and completes when every collection it started has closed. Controls are a workflow
 update: the caller gets the count of accounts reached when the propagation is over.
@@ -124,7 +128,10 @@ class CampaignWorkflow:
             start_to_close_timeout=SHORT,
             retry_policy=FOREVER,
         )
-        state.total = page.total
+        # Postgres is the ledger: take its counters, then add this page's batches as they land.
+        counts = page.counts
+        state.total, state.started = counts.total, counts.started
+        state.skipped, state.failed = counts.skipped, counts.failed
         if not page.accounts:
             return False
         size = self._options.batch_size
@@ -173,7 +180,7 @@ class CampaignWorkflow:
         workflow.continue_as_new(self._input.model_copy(update={"state": state}))
 
     async def _set_status(self, status: CampaignStatus) -> None:
-        await workflow.execute_activity_method(
+        counts = await workflow.execute_activity_method(
             CampaignActivities.set_status,
             CampaignStatusUpdate(
                 campaign_id=self._input.campaign_id,
@@ -183,6 +190,9 @@ class CampaignWorkflow:
             start_to_close_timeout=SHORT,
             retry_policy=FOREVER,
         )
+        state = self._state
+        state.total, state.started = counts.total, counts.started
+        state.skipped, state.failed = counts.skipped, counts.failed
 
     # --- controls and progress -------------------------------------------------------------------
 

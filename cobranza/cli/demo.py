@@ -13,14 +13,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from temporalio.client import Client
 
 from cobranza import localstack
+from cobranza.agent_simulation import SimulatedAgents
 from cobranza.campaign_models import FanoutOptions
 from cobranza.campaigns import import_prepared
+from cobranza.cli.agent import print_task_summary
 from cobranza.cli.campaign import prepared_portfolio, print_import, start_and_follow
 from cobranza.cli.common import (
     console,
     run,
 )
 from cobranza.cli.common import settings as load_settings
+from cobranza.compliance_report import compliance_summary, print_compliance
 from cobranza.db import open_pool
 from cobranza.domain import BOGOTA
 from cobranza.logging import configure_logging
@@ -29,6 +32,7 @@ from cobranza.report import campaign_report, print_report
 from cobranza.settings import Settings
 from cobranza.simulation import SimulatedDebtors
 from cobranza.strategy import load_strategy
+from cobranza.tasks import task_summary
 from cobranza.temporal import connect
 
 DEMO_PORTFOLIO = Path(__file__).resolve().parent.parent / "data" / "demo_portfolio.csv"
@@ -46,7 +50,9 @@ async def _connect_when_ready(settings: Settings, timeout: float = 60) -> Client
             await asyncio.sleep(0.5)
 
 
-async def _demo(settings: Settings, state: localstack.StackState, timeout: float) -> dict[str, Any]:
+async def _demo(
+    settings: Settings, state: localstack.StackState, timeout: float, agents_per_team: int
+) -> dict[str, Any]:
     client = await _connect_when_ready(settings)
     campaign_id = "demo-" + datetime.now(BOGOTA).strftime("%Y%m%d-%H%M%S")
     async with open_pool(state.database_url, settings.db_pool_max) as pool:
@@ -67,6 +73,11 @@ async def _demo(settings: Settings, state: localstack.StackState, timeout: float
             options=FanoutOptions(watch_interval=timedelta(seconds=3)),
         )
         debtors = SimulatedDebtors(client, pool, seed=settings.sim_seed)
+        agents = (
+            SimulatedAgents(client, pool, agents=agents_per_team, seed=settings.sim_seed)
+            if agents_per_team
+            else None
+        )
         deadline = time.monotonic() + timeout
         report = await campaign_report(pool, campaign_id)
         with Progress(
@@ -79,13 +90,29 @@ async def _demo(settings: Settings, state: localstack.StackState, timeout: float
             task = progress.add_task("run", total=report.accounts)
             while time.monotonic() < deadline:
                 await debtors.tick(campaign_id)
+                if agents is not None:
+                    await agents.tick(campaign_id)
                 report = await campaign_report(pool, campaign_id)
                 progress.update(task, completed=report.accounts - report.open_accounts)
                 if report.open_accounts == 0 and sum(report.by_outcome.values()) == report.accounts:
                     break
+                # At night, on Sundays and holidays every open account waits for a legal window
+                # (Ley 2300): nothing more happens before it opens, so the demo ends here.
+                waiting = await compliance_summary(pool, campaign_id, datetime.now(BOGOTA))
+                if report.open_accounts and waiting.waiting_accounts >= report.open_accounts:
+                    break
                 await asyncio.sleep(1)
+        # The campaign notices within its watch interval that every collection closed.
+        settle = time.monotonic() + 10
+        while report.open_accounts == 0 and report.status != "completed":
+            if time.monotonic() > settle:
+                break
+            await asyncio.sleep(0.5)
+            report = await campaign_report(pool, campaign_id)
         console.print()
         print_report(report, console)
+        print_task_summary(await task_summary(pool, campaign_id), console)
+        print_compliance(await compliance_summary(pool, campaign_id, datetime.now(BOGOTA)), console)
         async with pool.connection() as conn:
             cur = await conn.execute(
                 """SELECT account_id FROM collections WHERE campaign_id = %s
@@ -113,6 +140,9 @@ async def _demo(settings: Settings, state: localstack.StackState, timeout: float
 @app.command()
 def demo(
     timeout: Annotated[float, typer.Option(help="Segundos máximos de espera.")] = 300,
+    agents: Annotated[
+        int, typer.Option("--agents", help="Gestores simulados por equipo (0: ninguno).")
+    ] = 20,
 ) -> None:
     """Demostración completa: stack local, cartera sintética, campaña y reporte."""
     configure_logging(level="WARNING")
@@ -120,7 +150,7 @@ def demo(
     started = time.monotonic()
     console.print("[bold]Cobranza: demostración[/bold] (stack local en .cobranza/)")
     with localstack.stack(settings) as state:
-        report = run(_demo(settings, state, timeout))
+        report = run(_demo(settings, state, timeout, agents))
     elapsed = time.monotonic() - started
     open_accounts = report["open_accounts"]
     console.print(f"Demostración terminada en {elapsed:.0f} s; stack detenido.")

@@ -309,6 +309,15 @@ async def test_account_open_elsewhere_is_skipped_not_duplicated(
         row = await get_campaign(pool, campaign_id)
         assert row is not None
         assert (row.accounts_started, row.accounts_skipped) == (1, 2)
+        progress = await client.get_workflow_handle_for(
+            CampaignWorkflow.run, campaign_workflow_id(campaign_id)
+        ).query(CampaignWorkflow.progress)
+        assert (progress.total, progress.started, progress.skipped, progress.pending) == (
+            3,
+            1,
+            2,
+            0,
+        )
         description = await client.get_workflow_handle(f"collection-{busy.account_id}").describe()
         assert description.status == WorkflowExecutionStatus.RUNNING
         from cobranza.search_attributes import CAMPAIGN_ID
