@@ -78,11 +78,12 @@ class ContactActivities:
             body = render(
                 command.template, name=full_name, product=product, balance_cop=entry.balance_cop
             )
-            await conn.execute(
+            cur = await conn.execute(
                 """INSERT INTO contact_outbox (idempotency_key, account_id, workflow_id, seq,
                        channel, template, destination, body, status)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-                   ON CONFLICT (idempotency_key) DO NOTHING""",
+                   ON CONFLICT (idempotency_key) DO NOTHING
+                   RETURNING status, provider_message_id, reply""",
                 (
                     key,
                     entry.account_id,
@@ -95,12 +96,16 @@ class ContactActivities:
                     "pending" if destination else "no_destination",
                 ),
             )
-            cur = await conn.execute(
-                "SELECT status, provider_message_id, reply FROM contact_outbox"
-                " WHERE idempotency_key = %s",
-                (key,),
-            )
-            status, message_id, reply = await cur.fetchone()  # type: ignore[misc]
+            queued = await cur.fetchone()
+            if queued is None:
+                # A retry: the message was queued by an earlier attempt; read how it went.
+                cur = await conn.execute(
+                    "SELECT status, provider_message_id, reply FROM contact_outbox"
+                    " WHERE idempotency_key = %s",
+                    (key,),
+                )
+                queued = await cur.fetchone()
+            status, message_id, reply = queued  # type: ignore[misc]
         if self._after_commit is not None:
             self._after_commit(entry)
         if status != "pending":

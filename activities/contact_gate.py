@@ -22,7 +22,7 @@ from cobranza.compliance import (
     decide_contact,
 )
 from cobranza.compliance.rules import product_type_from_code
-from cobranza.domain import Channel, MessagePurpose
+from cobranza.domain import Channel
 from cobranza.models import ReservationRequest, ReservationResult
 
 # The weekly-channel rule looks back at most a week; a day more covers any week boundary.
@@ -32,8 +32,16 @@ _LOOKBACK = timedelta(days=8)
 async def reserve_contact(conn: AsyncConnection, request: ReservationRequest) -> ReservationResult:
     """Judge and, if allowed, record one contact to the person; the caller owns the transaction
     (send_contact writes the log row and the outbox message in the same one)."""
+    # Lock the person first and read their record with it. Their contacts are read in a second
+    # statement: under READ COMMITTED a statement that waited for the lock still sees its own
+    # older snapshot, so a reservation another account just committed would be missed.
     cur = await conn.execute(
-        """SELECT d.debtor_id, d.authorized_channels, d.contract_signed_on, a.product
+        """SELECT d.debtor_id, d.authorized_channels, d.contract_signed_on, a.product,
+                  (SELECT coalesce(json_agg(json_build_object(
+                              'start', h.start_time, 'end', h.end_time, 'weekdays', h.weekdays,
+                              'requested_on', h.requested_on, 'reference', h.reference)
+                              ORDER BY h.id), '[]')
+                     FROM debtor_requested_hours h WHERE h.debtor_id = d.debtor_id)
            FROM accounts a JOIN debtors d USING (debtor_id)
            WHERE a.account_id = %s
            FOR UPDATE OF d""",
@@ -46,12 +54,17 @@ async def reserve_contact(conn: AsyncConnection, request: ReservationRequest) ->
             type="UnknownAccount",
             non_retryable=True,
         )
-    debtor_id, channels, contract_signed_on, product = found
+    debtor_id, channels, contract_signed_on, product, hours = found
     cur = await conn.execute(
-        "SELECT 1 FROM contact_reservations WHERE reservation_key = %s",
-        (request.reservation_key,),
+        """SELECT at, channel, purpose, two_way, reservation_key FROM contact_reservations
+           WHERE debtor_id = %s AND (at >= %s OR reservation_key = %s) ORDER BY at""",
+        (debtor_id, request.at - _LOOKBACK, request.reservation_key),
     )
-    if await cur.fetchone() is not None:
+    reservations = [
+        {"at": at, "channel": ch, "purpose": pu, "two_way": tw, "key": key}
+        for at, ch, pu, tw, key in await cur.fetchall()
+    ]
+    if any(r["key"] == request.reservation_key for r in reservations):
         # A retry of an ask that was granted: the grant stands, whatever came after it.
         return ReservationResult(
             decision=ContactDecision(
@@ -64,35 +77,12 @@ async def reserve_contact(conn: AsyncConnection, request: ReservationRequest) ->
             granted=True,
             debtor_contacts_considered=0,
         )
-    cur = await conn.execute(
-        """SELECT at, channel, purpose, two_way FROM contact_reservations
-           WHERE debtor_id = %s AND at >= %s AND reservation_key <> %s ORDER BY at""",
-        (debtor_id, request.at - _LOOKBACK, request.reservation_key),
-    )
     history = [
-        ContactAttempt(
-            at=at,
-            channel=Channel(channel),
-            purpose=MessagePurpose(purpose),
-            two_way=two_way,
-        )
-        for at, channel, purpose, two_way in await cur.fetchall()
+        ContactAttempt(at=r["at"], channel=r["channel"], purpose=r["purpose"], two_way=r["two_way"])
+        for r in reservations
+        if r["at"] >= request.at - _LOOKBACK
     ]
-    cur = await conn.execute(
-        """SELECT start_time, end_time, weekdays, requested_on, reference
-           FROM debtor_requested_hours WHERE debtor_id = %s ORDER BY id""",
-        (debtor_id,),
-    )
-    requested = tuple(
-        RequestedHours(
-            start=start,
-            end=end,
-            weekdays=frozenset(days),
-            requested_on=on,
-            reference=reference,
-        )
-        for start, end, days, on, reference in await cur.fetchall()
-    )
+    requested = tuple(RequestedHours.model_validate(h) for h in hours)
     decision = decide_contact(
         ContactRequest(
             at=request.at,

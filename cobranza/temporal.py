@@ -126,10 +126,14 @@ class LogContextInterceptor(Interceptor):
 class _ActivityLogContext(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
-        account_id = info.workflow_id.removeprefix("collection-") if info.workflow_id else None
+        wf = info.workflow_id or ""
+        # Internal ids only: collection-<account_id>, campaign-<campaign_id>.
+        account_id = wf.removeprefix("collection-") if wf.startswith("collection-") else None
+        campaign_id = wf.removeprefix("campaign-") if wf.startswith("campaign-") else None
         with structlog.contextvars.bound_contextvars(
             workflow_id=info.workflow_id,
             account_id=account_id,
+            campaign_id=campaign_id,
             activity=info.activity_type,
             attempt=info.attempt,
         ):
