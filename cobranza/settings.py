@@ -16,7 +16,8 @@ class Settings(BaseModel):
     task_queue: str = Field(default=TASK_QUEUE)
     # None means "start the embedded Postgres under state_dir" (local stack only).
     database_url: str | None = None
-    state_dir: Path = Field(default=Path(".cobranza"))
+    # Anchored at the project folder, so commands agree on it from any working directory.
+    state_dir: Path = Field(default=Path(__file__).resolve().parent.parent / ".cobranza")
     db_pool_max: int = Field(default=10, ge=1)
     # Simulated provider: how debtors answer (rates) and the seed that makes it repeatable.
     sim_seed: int = 2300

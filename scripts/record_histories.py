@@ -16,18 +16,13 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import sys
-import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -41,7 +36,7 @@ from cobranza.audit.reconcile import history_steps
 from cobranza.audit.replay import replay_histories
 from cobranza.binaries import temporal_test_server
 from cobranza.campaigns import import_campaign
-from cobranza.db import apply_migrations, embedded_postgres, open_pool
+from cobranza.db import open_pool, scratch_database
 from cobranza.domain import Channel, DocumentType, Outcome
 from cobranza.models import (
     CollectionInput,
@@ -242,29 +237,6 @@ def _row(account_id: str, number: int) -> PortfolioRow:
     )
 
 
-@contextlib.contextmanager
-def scratch_database() -> Iterator[str]:
-    with contextlib.ExitStack() as stack:
-        server = os.environ.get("DATABASE_URL")
-        if not server:
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="record-pg-"))
-            server = stack.enter_context(embedded_postgres(Path(folder)))
-        name = f"record_histories_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        params = conninfo_to_dict(server)
-        params["dbname"] = name
-        url = make_conninfo(**params)  # type: ignore[arg-type]
-        try:
-            apply_migrations(url)
-            yield url
-        finally:
-            with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-
-
 @contextlib.asynccontextmanager
 async def environment() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
@@ -335,7 +307,7 @@ async def record_one(
 async def record(names: list[str], output: Path) -> int:
     output.mkdir(parents=True, exist_ok=True)
     failures = 0
-    with scratch_database() as url:
+    with scratch_database("record_histories") as url:
         async with open_pool(url, max_size=5) as pool:
             for number, name in enumerate(names):
                 # A server per scenario: one scenario's clock and leftovers never reach the next.

@@ -12,26 +12,17 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import pytest_asyncio
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from cobranza.binaries import temporal_cli, temporal_test_server
-from cobranza.db import apply_migrations, embedded_postgres, open_pool
+from cobranza.db import embedded_postgres, open_pool, scratch_database
 from cobranza.search_attributes import ALL_KEYS
 from cobranza.temporal import ensure_search_attributes
-
-
-def _with_dbname(url: str, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -45,28 +36,10 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield embedded
 
 
-def create_database(server: str) -> str:
-    name = f"cobranza_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = _with_dbname(server, name)
-    apply_migrations(url)
-    return url
-
-
-def drop_database(server: str, url: str) -> None:
-    name = str(conninfo_to_dict(url)["dbname"])
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
-    url = create_database(server_url)
-    yield url
-    drop_database(server_url, url)
+    with scratch_database("cobranza_test", server=server_url) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(scope="session")

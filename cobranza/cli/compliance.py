@@ -11,7 +11,7 @@ from rich.table import Table
 
 from cobranza.cli.common import console, db_pool, fail, local_time, run, temporal_client
 from cobranza.cli.common import settings as load_settings
-from cobranza.compliance import load_contact_rules
+from cobranza.compliance import ComplianceError, load_contact_rules
 from cobranza.domain import BOGOTA, CHANNEL_LABELS
 from cobranza.explain import UnknownAccountError, contact_windows, explain_account
 from cobranza.operations import OperationError, account_status
@@ -35,7 +35,10 @@ def windows(
         first = date.fromisoformat(start)
     except ValueError as err:
         raise fail(f"--from: fecha inválida {start!r} (use AAAA-MM-DD)", 2) from err
-    rules = load_contact_rules(version)
+    try:
+        rules = load_contact_rules(version)
+    except ComplianceError as err:
+        raise fail(f"--rules: versión de reglas desconocida {version!r} ({err})", 2) from err
     listing = contact_windows(first, days, rules)
     if as_json:
         print(

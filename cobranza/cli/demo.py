@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from cobranza.cli.agent import print_task_summary
 from cobranza.cli.campaign import prepared_portfolio, print_import, start_and_follow
 from cobranza.cli.common import (
     console,
+    fail,
     run,
 )
 from cobranza.cli.common import settings as load_settings
@@ -149,6 +152,12 @@ def demo(
     settings = load_settings()
     started = time.monotonic()
     console.print("[bold]Cobranza: demostración[/bold] (stack local en .cobranza/)")
+    try:
+        localstack.fresh_demo_state(settings)
+    except localstack.StackBusyError as err:
+        raise fail(str(err)) from err
+    # A SIGTERM (timeout, kill) stops what the demo started, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with localstack.stack(settings) as state:
         report = run(_demo(settings, state, timeout, agents))
     elapsed = time.monotonic() - started

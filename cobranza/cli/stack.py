@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import sys
 import time
 from typing import Annotated
 
@@ -13,6 +15,7 @@ from cobranza import localstack
 from cobranza.cli.common import (
     console,
     database_url,
+    fail,
 )
 from cobranza.cli.common import settings as load_settings
 from cobranza.logging import configure_logging
@@ -27,12 +30,16 @@ def up(
     """Inicia el stack local: Temporal (UI en :8233), Postgres y un worker."""
     settings = load_settings()
     if detach:
-        state = localstack.up_detached(settings)
+        try:
+            state = localstack.up_detached(settings)
+        except localstack.StackBusyError as err:
+            raise fail(str(err)) from err
         console.print("[green]Stack local iniciado.[/green]")
         console.print(f"  Temporal: {state.temporal_address}  (UI: http://localhost:8233)")
         console.print(f"  Postgres: {state.database_url}")
         console.print("  Detener con: cobranza down")
         return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with localstack.stack(settings) as state:
         console.print("[green]Stack local corriendo[/green] (Ctrl-C para detener).")
         console.print(f"  UI de Temporal: http://localhost:8233 · Postgres: {state.database_url}")
