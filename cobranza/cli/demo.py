@@ -129,7 +129,7 @@ async def _demo(
     console.print("[bold]Para inspeccionar una cuenta[/bold]")
     console.print("  1. cobranza up --detach     (el historial queda en .cobranza/)")
     console.print(f"  2. UI de Temporal: http://localhost:8233/namespaces/default/workflows/{wf}")
-    console.print(f"     o: temporal workflow show --workflow-id {wf}")
+    console.print(f"     o: .venv/bin/temporal workflow show --workflow-id {wf}")
     console.print(f'  3. Registro en Postgres:  psql "{state.database_url}" -c \\')
     console.print(
         f'       "SELECT seq, kind, stage, occurred_at, detail FROM collection_log '
