@@ -40,7 +40,8 @@ def make_row(
         line=line,
         account_id=account_id or f"acc-{suffix}",
         document_type=DocumentType.CC,
-        document_number=document_number or str(10_000_000 + int(suffix, 16) % 80_000_000),
+        # 10 digits from a whole uuid: tests share a database, and debtors are unique by document.
+        document_number=document_number or str(1_000_000_000 + uuid.uuid4().int % 9_000_000_000),
         full_name="Ana María Pérez Núñez",
         product="tarjeta_credito",
         balance_cop=balance_cop,
