@@ -273,12 +273,7 @@ class CollectionWorkflow:
         its rule.
         """
         while True:
-            if (
-                self._must_stop()
-                or self._state.paused
-                or self._promise_deadline_passed()
-                or self._state.hold is not None
-            ):
+            if self._step_interrupted():
                 return None
             now = workflow.now()
             decision = decide_contact(
@@ -375,12 +370,7 @@ class CollectionWorkflow:
         """Reports when the law allows it; waits out the notice period; False when interrupted."""
         logged_deferral: datetime | None = None
         while True:
-            if (
-                self._must_stop()
-                or self._state.paused
-                or self._promise_deadline_passed()
-                or self._state.hold is not None
-            ):
+            if self._step_interrupted():
                 return False
             decision = decide_bureau_report(
                 workflow.now(),
@@ -436,12 +426,7 @@ class CollectionWorkflow:
                 },
             )
         while self._state.wait_elapsed_s < total:
-            if (
-                self._must_stop()
-                or self._promise_deadline_passed()
-                or self._state.paused
-                or self._state.hold is not None
-            ):
+            if self._step_interrupted():
                 return False
             remaining = total - self._state.wait_elapsed_s
             started = workflow.now()
@@ -477,12 +462,7 @@ class CollectionWorkflow:
             },
         )
         while self._state.promise is not None:
-            if (
-                self._must_stop()
-                or self._promise_deadline_passed()
-                or self._state.paused
-                or self._state.hold is not None
-            ):
+            if self._step_interrupted():
                 return False
             await self._sleep(None)
         return True
@@ -1355,6 +1335,15 @@ class CollectionWorkflow:
 
     def _must_stop(self) -> bool:
         return self._state.balance_cop <= 0 or self._state.cancel_requested is not None
+
+    def _step_interrupted(self) -> bool:
+        """What makes a step in progress yield to the main loop (which settles it)."""
+        return (
+            self._must_stop()
+            or self._state.paused
+            or self._promise_deadline_passed()
+            or self._state.hold is not None
+        )
 
     def _promise_deadline_passed(self) -> bool:
         promise = self._state.promise
