@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import io
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -37,8 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -53,7 +50,7 @@ from cobranza.campaigns import (  # noqa: E402
     launch_campaign,
     wait_fanout,
 )
-from cobranza.db import apply_migrations, embedded_postgres, open_pool  # noqa: E402
+from cobranza.db import open_pool, scratch_database  # noqa: E402
 from cobranza.domain import Channel, DocumentType, Outcome  # noqa: E402
 from cobranza.portfolio import PortfolioRow  # noqa: E402
 from cobranza.search_attributes import ALL_KEYS  # noqa: E402
@@ -66,30 +63,6 @@ HEADER = (
     "account_id,document_type,document_number,full_name,product,balance_cop,days_past_due,"
     "phone,email,address,city,authorized_channels\n"
 )
-
-
-@contextlib.contextmanager
-def bench_database() -> Iterator[tuple[str, str]]:
-    """(server URL, fresh database URL with migrations applied)."""
-    server = os.environ.get("DATABASE_URL")
-    with contextlib.ExitStack() as stack:
-        if not server:
-            tmp = stack.enter_context(tempfile.TemporaryDirectory())
-            server = stack.enter_context(embedded_postgres(Path(tmp) / "pg"))
-        name = f"cobranza_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        params = conninfo_to_dict(server)
-        params["dbname"] = name
-        url = make_conninfo(**params)  # type: ignore[arg-type]
-        try:
-            apply_migrations(url)
-            yield server, url
-        finally:
-            with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
 
 
 def hold_strategy() -> Strategy:
@@ -293,7 +266,7 @@ def schema_copy(database_url: str, spool: Path) -> float:
 
 
 def import_bench(rows: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp, bench_database() as (_, importer_db):
+    with tempfile.TemporaryDirectory() as tmp, scratch_database("cobranza_bench") as importer_db:
         file = Path(tmp) / "cartera.csv"
         write_portfolio(file, rows)
         done = subprocess.run(
@@ -305,7 +278,7 @@ def import_bench(rows: int) -> dict[str, float]:
         result = json.loads(done.stdout.strip().splitlines()[-1])
         assert result["rows"] == rows and result["errors"] == 0, result
         spool = file.with_suffix(".copy")
-        with bench_database() as (_, baseline_db):
+        with scratch_database("cobranza_bench") as baseline_db:
             result["schema_copy_s"] = schema_copy(baseline_db, spool)
             result["plain_copy_s"] = plain_copy(baseline_db, spool)
         result["file_mb"] = file.stat().st_size / 1e6
@@ -324,7 +297,7 @@ async def main(accounts: int, import_rows: int, file_backed: bool, options: Fano
                 "--sqlite-pragma",
                 "synchronous=normal",
             ]
-        _, url = stack.enter_context(bench_database())
+        url = stack.enter_context(scratch_database("cobranza_bench"))
         env = await WorkflowEnvironment.start_local(
             data_converter=pydantic_data_converter,
             dev_server_existing_path=temporal_cli(),
