@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 from psycopg_pool import AsyncConnectionPool
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from cobranza.campaign_models import FanoutOptions, campaign_workflow_id
@@ -55,6 +56,14 @@ def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+async def _start_batch_running(client: Client, campaign_id: str) -> bool:
+    description = await client.get_workflow_handle(campaign_workflow_id(campaign_id)).describe()
+    return any(
+        activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        for activity in description.raw_description.pending_activities
+    )
 
 
 async def test_sigkill_mid_fanout_then_restart_starts_every_account_once(
@@ -98,7 +107,8 @@ async def test_sigkill_mid_fanout_then_restart_starts_every_account_once(
         while True:
             row = await get_campaign(pool, campaign_id)
             assert row is not None
-            if row.accounts_started > 0:
+            # Kill while a start batch is running, so the restart must finish that very batch.
+            if row.accounts_started > 0 and await _start_batch_running(client, campaign_id):
                 break
             assert first.poll() is None, log.read_text()[-2000:]
             assert time.monotonic() < deadline, "the first worker never started an account"
