@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from psycopg_pool import AsyncConnectionPool
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
 from cobranza.compliance.calendar import is_within_window
 from cobranza.domain import TaskKind, TaskOutcome
@@ -115,9 +116,13 @@ class SimulatedAgents:
             return False  # someone else took it, or the collection closed it meanwhile
         try:
             view = await task_view(self._client, task.account_id)
+            if view.balance_cop <= 0:
+                return False  # just paid: the workflow is closing the task itself
             completion = self._decide(task, agent_id, view)
             await complete_task(self._client, self._pool, completion)
-        except TaskError:
+        except (TaskError, ValueError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
+            # The collection moved on meanwhile (closed, paid, busy): a person would just take
+            # the next task, and so does the simulation; it never stops the demo.
             return False
         self.completed[completion.outcome] = self.completed.get(completion.outcome, 0) + 1
         return True

@@ -146,17 +146,19 @@ async def test_sigkill_mid_fanout_then_restart_starts_every_account_once(
     assert set(runs.values()) == {1}
 
     # The kill did land inside a batch: some start activity ran again on the second worker.
+    # Walk the campaign's runs back from the latest through continue-as-new (not visibility,
+    # which lags under load and may not list every run yet).
     retried = 0
-    async for execution in client.list_workflows(
-        f'WorkflowId = "{campaign_workflow_id(campaign_id)}"'
-    ):
-        history = await client.get_workflow_handle(
-            execution.id, run_id=execution.run_id
-        ).fetch_history()
+    workflow_id = campaign_workflow_id(campaign_id)
+    run_id: str | None = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         retried += sum(
             1
             for event in history.events
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
             and event.activity_task_started_event_attributes.attempt > 1
         )
+        started = history.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id or None
     assert retried > 0
