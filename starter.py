@@ -17,19 +17,22 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 import typer  # noqa: E402
 
-from cobranza.cli import account, agent, audit, campaign, demo, stack  # noqa: E402
+from cobranza.cli import account, agent, audit, campaign, demo, stack, users  # noqa: E402
 from cobranza.cli import compliance as compliance_cli  # noqa: E402
 
 app = typer.Typer(help="Cobranza: orquestación de cobranza sobre Temporal.", no_args_is_help=True)
 app.registered_commands += stack.app.registered_commands
 app.registered_commands += account.app.registered_commands
 app.registered_commands += demo.app.registered_commands
+app.registered_commands += users.app.registered_commands
 app.add_typer(campaign.campaign_app, name="campaign")
 app.add_typer(account.account_app, name="account")
 app.add_typer(compliance_cli.compliance_app, name="compliance")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(agent.agent_app, name="agent")
 app.add_typer(agent.task_app, name="task")
+app.add_typer(users.user_app, name="user")
+app.add_typer(users.token_app, name="token")
 
 
 def main() -> None:

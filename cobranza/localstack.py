@@ -1,4 +1,5 @@
-"""The local stack on one machine: Temporal dev server, Postgres (DATABASE_URL or embedded), worker.
+"""The local stack on one machine: Temporal dev server, Postgres (DATABASE_URL or embedded), a
+worker and (for `cobranza up`) the web console.
 
 `cobranza up` runs it in the foreground; `cobranza up --detach` leaves it running and records what
 it started in `.cobranza/stack.json` so `cobranza down` can stop exactly that.
@@ -33,6 +34,7 @@ _SA_TYPES = {1: "Text", 2: "Keyword", 3: "Int", 4: "Double", 5: "Bool", 6: "Date
 class StackState(BaseModel):
     temporal_pid: int | None = None
     worker_pid: int | None = None
+    web_pid: int | None = None
     embedded_pg_dir: str | None = None
     database_url: str
     temporal_address: str
@@ -124,30 +126,59 @@ def start_worker(settings: Settings, database_url: str, log_file: Path) -> subpr
     )
 
 
+def start_web(settings: Settings, database_url: str, log_file: Path) -> subprocess.Popen[bytes]:
+    """The console in its own process (uvicorn), so a slow page never holds up the worker."""
+    if _port_open(settings.web_host, settings.web_port):
+        raise StackBusyError(
+            f"el puerto {settings.web_port} ya está en uso: la consola web no puede iniciar "
+            "(defina COBRANZA_WEB_PORT o detenga lo que lo ocupa)"
+        )
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        TEMPORAL_ADDRESS=settings.temporal_address,
+        TEMPORAL_NAMESPACE=settings.temporal_namespace,
+        COBRANZA_STATE_DIR=str(settings.state_dir),
+    )
+    log = log_file.open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "cobranza.web.server"],
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+
+
 def _state_file(settings: Settings) -> Path:
     return settings.state_dir / "stack.json"
 
 
 @contextlib.contextmanager
-def stack(settings: Settings, *, with_worker: bool = True) -> Iterator[StackState]:
+def stack(
+    settings: Settings, *, with_worker: bool = True, with_web: bool = False
+) -> Iterator[StackState]:
     """The whole local stack for the duration of the block; stops what it started."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     temporal = start_temporal(settings.state_dir, settings.state_dir / "temporal.log")
     database_url, pg_dir = resolve_database(settings)
-    worker = None
+    worker = web = None
     try:
         apply_migrations(database_url)
         if with_worker:
             worker = start_worker(settings, database_url, settings.state_dir / "worker.log")
+        if with_web:
+            web = start_web(settings, database_url, settings.state_dir / "web.log")
         yield StackState(
             temporal_pid=temporal.pid if temporal else None,
             worker_pid=worker.pid if worker else None,
+            web_pid=web.pid if web else None,
             embedded_pg_dir=str(pg_dir) if pg_dir else None,
             database_url=database_url,
             temporal_address=settings.temporal_address,
         )
     finally:
-        for proc in (worker, temporal):
+        for proc in (web, worker, temporal):
             if proc is not None:
                 _terminate(proc.pid)
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -172,7 +203,9 @@ def _alive(pid: int | None) -> bool:
 
 def up_detached(settings: Settings) -> StackState:
     current = read_state(settings)
-    if current is not None and (_alive(current.worker_pid) or _alive(current.temporal_pid)):
+    if current is not None and any(
+        _alive(pid) for pid in (current.worker_pid, current.temporal_pid, current.web_pid)
+    ):
         raise StackBusyError(
             "ya hay un stack local iniciado con --detach (detenga con 'cobranza down')"
         )
@@ -181,9 +214,17 @@ def up_detached(settings: Settings) -> StackState:
     database_url, pg_dir = resolve_database(settings)
     apply_migrations(database_url)
     worker = start_worker(settings, database_url, settings.state_dir / "worker.log")
+    try:
+        web = start_web(settings, database_url, settings.state_dir / "web.log")
+    except StackBusyError:
+        _terminate(worker.pid)
+        if temporal is not None:
+            _terminate(temporal.pid)
+        raise
     state = StackState(
         temporal_pid=temporal.pid if temporal else None,
         worker_pid=worker.pid,
+        web_pid=web.pid,
         embedded_pg_dir=str(pg_dir) if pg_dir else None,
         database_url=database_url,
         temporal_address=settings.temporal_address,
@@ -203,7 +244,7 @@ def down(settings: Settings) -> StackState | None:
     state = read_state(settings)
     if state is None:
         return None
-    for pid in (state.worker_pid, state.temporal_pid):
+    for pid in (state.web_pid, state.worker_pid, state.temporal_pid):
         if pid:
             _terminate(pid)
             _wait_gone(pid, 20)

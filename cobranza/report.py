@@ -7,6 +7,8 @@ definition in words.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 from rich.console import Console
@@ -194,6 +196,72 @@ async def campaign_report(pool: AsyncConnectionPool, campaign_id: str) -> Campai
         kpis=kpis,
         **fanout,
     )
+
+
+class SeriesPoint(BaseModel):
+    bucket: datetime  # start of the bucket, Bogota wall time
+    promises_kept: int
+    promises_broken: int
+    recovered_cop: int
+
+
+class CampaignSeries(BaseModel):
+    """What the dashboard charts: how far accounts got (a funnel over the stages) and, per time
+    bucket, promises decided and COP recovered. Bucket size follows the campaign's span."""
+
+    # Collections that reached each stage (at least once), in stage order.
+    funnel: dict[str, int]
+    unit: str  # minute, hour, day or week
+    points: list[SeriesPoint]
+
+
+_FUNNEL_SQL = """
+SELECT l.stage, count(DISTINCT l.collection_id)
+FROM collection_log l JOIN collections c USING (collection_id)
+WHERE c.campaign_id = %s GROUP BY l.stage"""
+
+_SPAN_SQL = """
+SELECT min(l.occurred_at), max(l.occurred_at)
+FROM collection_log l JOIN collections c USING (collection_id)
+WHERE c.campaign_id = %s AND l.kind IN ('promise_kept', 'promise_broken', 'payment_received')"""
+
+_SERIES_SQL = """
+SELECT date_trunc(%(unit)s, l.occurred_at AT TIME ZONE 'America/Bogota') AS bucket,
+    count(*) FILTER (WHERE l.kind = 'promise_kept'),
+    count(*) FILTER (WHERE l.kind = 'promise_broken'),
+    coalesce(sum((l.detail->>'applied_cop')::bigint)
+             FILTER (WHERE l.kind = 'payment_received'), 0)
+FROM collection_log l JOIN collections c USING (collection_id)
+WHERE c.campaign_id = %(campaign)s
+  AND l.kind IN ('promise_kept', 'promise_broken', 'payment_received')
+GROUP BY 1 ORDER BY 1"""
+
+
+def series_unit(span_seconds: float) -> str:
+    """The coarsest unit that still gives a readable number of points (at most ~60)."""
+    for unit, seconds in (("minute", 60), ("hour", 3600), ("day", 86400)):
+        if span_seconds / seconds <= 60:
+            return unit
+    return "week"
+
+
+async def campaign_series(pool: AsyncConnectionPool, campaign_id: str) -> CampaignSeries:
+    async with pool.connection() as conn:
+        cur = await conn.execute(_FUNNEL_SQL, (campaign_id,))
+        reached: dict[str, int] = dict(await cur.fetchall())
+        cur = await conn.execute(_SPAN_SQL, (campaign_id,))
+        span = await cur.fetchone()
+        points: list[SeriesPoint] = []
+        unit = "day"
+        if span is not None and span[0] is not None:
+            unit = series_unit((span[1] - span[0]).total_seconds())
+            cur = await conn.execute(_SERIES_SQL, {"unit": unit, "campaign": campaign_id})
+            points = [
+                SeriesPoint(bucket=b, promises_kept=k, promises_broken=br, recovered_cop=cop)
+                for b, k, br, cop in await cur.fetchall()
+            ]
+    funnel = {stage.value: int(reached.get(stage.value, 0)) for stage in Stage}
+    return CampaignSeries(funnel=funnel, unit=unit, points=points)
 
 
 STATUS_LABELS = {

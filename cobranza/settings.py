@@ -23,6 +23,13 @@ class Settings(BaseModel):
     sim_seed: int = 2300
     sim_failure_rate: float = Field(default=0.05, ge=0, le=1)
     sim_reply_rate: float = Field(default=0.35, ge=0, le=1)
+    # The web console: where it listens, the secret that signs its cookies (kept in state_dir
+    # when unset), whether cookies need HTTPS, and the Temporal UI its links open.
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, ge=1, le=65535)
+    web_secret: str | None = None
+    web_secure_cookies: bool = False
+    temporal_ui_url: str = "http://localhost:8233"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -38,6 +45,11 @@ class Settings(BaseModel):
             "COBRANZA_SIM_SEED": "sim_seed",
             "COBRANZA_SIM_FAILURE_RATE": "sim_failure_rate",
             "COBRANZA_SIM_REPLY_RATE": "sim_reply_rate",
+            "COBRANZA_WEB_HOST": "web_host",
+            "COBRANZA_WEB_PORT": "web_port",
+            "COBRANZA_WEB_SECRET": "web_secret",
+            "COBRANZA_WEB_SECURE_COOKIES": "web_secure_cookies",
+            "COBRANZA_TEMPORAL_UI_URL": "temporal_ui_url",
         }
         for var, field in mapping.items():
             if env.get(var):

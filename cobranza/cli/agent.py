@@ -6,27 +6,22 @@ Every command goes through cobranza.tasks, the code path the web console will sh
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from cobranza.cli.common import amount as parse_amount
 from cobranza.cli.common import console, db_pool, fail, local_time, run, session
 from cobranza.cli.common import settings as load_settings
 from cobranza.domain import (
-    BOGOTA,
     TASK_KIND_LABELS,
     TASK_OUTCOME_LABELS,
     TASK_OUTCOMES_BY_KIND,
     TaskOutcome,
 )
-from cobranza.models import Installment, TaskCompletion
-from cobranza.money import CopParseError, format_cop, parse_cop
-from cobranza.operations import end_of_day
+from cobranza.money import format_cop
+from cobranza.task_input import CompletionInputError, build_completion
 from cobranza.tasks import (
     EFFECT_LABELS,
     OUTCOME_EFFECTS,
@@ -47,53 +42,6 @@ from cobranza.tasks import (
 
 agent_app = typer.Typer(help="Gestores de cobranza y sus equipos.")
 task_app = typer.Typer(help="Tareas de gestión: lista de trabajo, tomar, liberar, completar.")
-
-
-# --- parsing what agents type ----------------------------------------------------------------------
-
-
-def parse_instant(text: str, option: str) -> datetime:
-    """An ISO date and time; without an offset it is Bogota time."""
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError as err:
-        raise ValueError(
-            f"{option}: fecha y hora inválida {text!r} (use AAAA-MM-DDTHH:MM, hora de Bogotá)"
-        ) from err
-    return value.replace(tzinfo=BOGOTA) if value.tzinfo is None else value
-
-
-def parse_due(text: str, option: str = "--due") -> datetime:
-    """A date (due at the end of that day in Bogota) or a date and time."""
-    stripped = text.strip()
-    if len(stripped) == 10:
-        try:
-            return end_of_day(date.fromisoformat(stripped))
-        except ValueError as err:
-            raise ValueError(f"{option}: fecha inválida {text!r} (use AAAA-MM-DD)") from err
-    return parse_instant(stripped, option)
-
-
-def parse_installments(text: str) -> list[Installment]:
-    """`AAAA-MM-DD:COP,AAAA-MM-DD:COP,...`; amounts with dots for thousands, no cents."""
-    installments: list[Installment] = []
-    parts = [part.strip() for part in text.split(",")]
-    for number, part in enumerate(parts, start=1):
-        if ":" not in part:
-            raise ValueError(
-                f"--installments: la cuota {number} ({part!r}) no tiene la forma "
-                "AAAA-MM-DD:MONTO (separe las cuotas con comas; montos sin centavos)"
-            )
-        when, _, amount_text = part.rpartition(":")
-        due_at = parse_due(when, f"--installments, cuota {number}")
-        try:
-            amount = parse_cop(amount_text)
-        except CopParseError as err:
-            raise ValueError(f"--installments, cuota {number}: {err}") from err
-        if amount <= 0:
-            raise ValueError(f"--installments, cuota {number}: el monto debe ser mayor que cero")
-        installments.append(Installment(due_at=due_at, amount_cop=amount))
-    return installments
 
 
 # --- agents ----------------------------------------------------------------------------------------
@@ -333,23 +281,19 @@ def task_complete(
     """Registra el resultado de una tarea tomada; la cobranza actúa según el resultado."""
     settings = load_settings()
     try:
-        code = TaskOutcome(outcome.strip())
-    except ValueError as err:
-        codes = ", ".join(o.value for o in TaskOutcome)
-        raise fail(f"--outcome: resultado desconocido {outcome!r}; use uno de: {codes}", 2) from err
-    try:
-        completion = TaskCompletion(
-            task_id=task_id.strip(),
-            agent_id=agent.strip(),
-            outcome=code,
-            amount_cop=parse_amount(amount, "--amount") if amount is not None else None,
-            due_at=parse_due(due) if due is not None else None,
-            installments=parse_installments(installments) if installments else [],
-            call_back_at=parse_instant(at, "--at") if at is not None else None,
-            reference=reference.strip() if reference is not None else None,
+        completion = build_completion(
+            task_id=task_id,
+            agent_id=agent,
+            outcome=outcome,
+            amount=amount,
+            due=due,
+            installments=installments,
+            at=at,
+            reference=reference,
         )
-    except ValueError as err:
-        raise fail(_input_error(err, task_id), 2) from err
+    except CompletionInputError as err:
+        raise fail(str(err), 2) from err
+    code = completion.outcome
 
     async def main() -> None:
         async with session(settings) as (client, pool):
@@ -363,22 +307,6 @@ def task_complete(
         )
 
     run(main())
-
-
-def _input_error(err: ValueError, task_id: str) -> str:
-    if not isinstance(err, ValidationError):
-        return str(err)
-    names = {
-        "task_id": f"tarea {task_id!r}: no es un identificador de tarea (T- y 16 hexadecimales)",
-        "agent_id": "--agent: código de gestor inválido",
-        "reference": "--reference: referencia inválida (letras, dígitos y . _ : / -)",
-        "installments": "--installments: demasiadas cuotas",
-    }
-    messages = []
-    for error in err.errors():
-        field = str(error["loc"][0]) if error["loc"] else ""
-        messages.append(names.get(field, f"{field}: {error['msg']}"))
-    return "; ".join(messages)
 
 
 def print_task_summary(summary: TaskSummary, out: Console = console) -> None:

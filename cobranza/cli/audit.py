@@ -19,8 +19,8 @@ from rich.text import Text
 from stdnum.co import nit
 from typer.core import TyperGroup
 
+from cobranza.audit.account import audit_account as load_audit
 from cobranza.audit.bundle import BundleError, export_bundle, verify_bundle
-from cobranza.audit.pii import PiiIndex, fetch_debtors
 from cobranza.audit.timeline import (
     SOURCE_LABELS,
     TimelineEntry,
@@ -31,7 +31,6 @@ from cobranza.audit.verify import (
     NoCollectionError,
     VerificationReport,
     account_steps,
-    evaluate,
     load_account,
     verify_campaign,
 )
@@ -135,15 +134,11 @@ def audit_account(
 
     async def main() -> bool:
         async with session(settings) as (client, pool):
-            account, rows = await load_account(client, pool, account_id)
-            if not account.collections and not rows:
-                raise fail(f"la cuenta {account_id!r} no tiene cobranzas ni registro")
-            steps, _ = await account_steps(account)
-            timeline = await account_timeline(account, steps, rows)
-            report = None
-            if verify:
-                index = PiiIndex(await fetch_debtors(pool, [account_id]))
-                report = await evaluate(account, rows, pii_index=index)
+            try:
+                audit = await load_audit(client, pool, account_id, verify=verify)
+            except NoCollectionError as err:
+                raise fail(str(err)) from err
+        account, timeline, report = audit.account, audit.timeline, audit.report
         if as_json:
             print(
                 json.dumps(

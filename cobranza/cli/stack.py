@@ -27,7 +27,7 @@ app = typer.Typer()
 def up(
     detach: Annotated[bool, typer.Option("--detach", help="Dejar el stack corriendo.")] = False,
 ) -> None:
-    """Inicia el stack local: Temporal (UI en :8233), Postgres y un worker."""
+    """Inicia el stack local: Temporal (UI en :8233), Postgres, un worker y la consola web (:8000)."""
     settings = load_settings()
     if detach:
         try:
@@ -36,16 +36,23 @@ def up(
             raise fail(str(err)) from err
         console.print("[green]Stack local iniciado.[/green]")
         console.print(f"  Temporal: {state.temporal_address}  (UI: http://localhost:8233)")
+        console.print(f"  Consola web: http://localhost:{settings.web_port}")
         console.print(f"  Postgres: {state.database_url}")
         console.print("  Detener con: cobranza down")
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    with localstack.stack(settings) as state:
-        console.print("[green]Stack local corriendo[/green] (Ctrl-C para detener).")
-        console.print(f"  UI de Temporal: http://localhost:8233 · Postgres: {state.database_url}")
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(1)
+    try:
+        with localstack.stack(settings, with_web=True) as state:
+            console.print("[green]Stack local corriendo[/green] (Ctrl-C para detener).")
+            console.print(
+                f"  UI de Temporal: http://localhost:8233 · Postgres: {state.database_url}"
+            )
+            console.print(f"  Consola web: http://localhost:{settings.web_port}")
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(1)
+    except localstack.StackBusyError as err:
+        raise fail(str(err)) from err
 
 
 @app.command()

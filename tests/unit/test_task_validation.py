@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from cobranza.cli.agent import parse_due, parse_installments, parse_instant
 from cobranza.compliance import load_contact_rules
 from cobranza.domain import (
     BOGOTA,
@@ -17,6 +16,7 @@ from cobranza.domain import (
 )
 from cobranza.models import Installment, TaskCompletion
 from cobranza.strategy import AgentTaskStep, Strategy
+from cobranza.task_input import parse_due, parse_installments, parse_instant
 from cobranza.tasks import (
     EFFECT_LABELS,
     OUTCOME_EFFECTS,
