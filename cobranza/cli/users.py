@@ -177,14 +177,24 @@ def token_revoke(name: str) -> None:
 
 
 @app.command()
-def web() -> None:
+def web(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Interfaz (COBRANZA_WEB_HOST).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Puerto (COBRANZA_WEB_PORT).")] = None,
+) -> None:
     """Sirve la consola web y la API (por defecto en http://127.0.0.1:8000)."""
     from cobranza.logging import configure_logging
     from cobranza.web.server import serve
 
     configure_logging()
     settings = load_settings()
-    settings = settings.model_copy(update={"database_url": database_url(settings)})
+    update: dict[str, object] = {"database_url": database_url(settings)}
+    if host is not None:
+        update["web_host"] = host
+    if port is not None:
+        update["web_port"] = port
+    settings = settings.model_copy(update=update)
     console.print(
         f"Consola web en http://{settings.web_host}:{settings.web_port} (Ctrl-C para detener).",
         highlight=False,
