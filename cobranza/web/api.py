@@ -44,7 +44,7 @@ from cobranza.tasks import (
     release_task,
 )
 from cobranza.web.access import NotFound, check_account, visible_task
-from cobranza.web.app import Services
+from cobranza.web.app import NoNul, Services
 from cobranza.web.campaign_upload import UploadResult, start_from_upload
 from cobranza.web.security import Principal, require
 from cobranza.web.users import Permission, Role, record_action
@@ -165,8 +165,8 @@ async def get_tasks(
     svc: ServicesDep,
     who: Annotated[Principal, Depends(require(P.TASKS_READ))],
     status: Annotated[list[TaskStatus] | None, Query()] = None,
-    team: Annotated[str | None, Query(max_length=32)] = None,
-    campaign_id: Annotated[str | None, Query(max_length=64)] = None,
+    team: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")] = None,
+    campaign_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Any:
     """La lista de trabajo, la más urgente primero. Un gestor ve solo las suyas y las de su
@@ -268,7 +268,7 @@ class CompletionIn(BaseModel):
     )
     call_back_at: str | None = Field(default=None, max_length=40, description="AAAA-MM-DDTHH:MM")
     reference: str | None = Field(default=None, max_length=64)
-    note: str | None = Field(default=None, max_length=4000)
+    note: Annotated[str | None, NoNul] = Field(default=None, max_length=4000)
 
 
 @router.post("/tasks/{task_id}/complete", response_model=CompletionReceipt, responses=ERRORS)
@@ -396,7 +396,7 @@ async def get_campaign_route(
 
 class ControlIn(BaseModel):
     action: ControlAction
-    reason: str = Field(default="", max_length=500)
+    reason: Annotated[str, NoNul] = Field(default="", max_length=500)
 
 
 @router.post("/campaigns/{campaign_id}/control", response_model=ControlResult, responses=ERRORS)

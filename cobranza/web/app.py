@@ -24,6 +24,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from psycopg_pool import AsyncConnectionPool
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -73,6 +75,16 @@ def web_secret(settings: Settings) -> str:
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def _no_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise PydanticCustomError("nul_character", "el texto no puede contener el carácter nulo")
+    return value
+
+
+# Postgres text cannot hold NUL: free text that reaches it is refused as bad input (422).
+NoNul = AfterValidator(_no_nul)
 
 
 def is_api(request: Request) -> bool:
@@ -201,6 +213,8 @@ def create_app(
             message = "la página no existe"
         if err.status_code == 405:
             message = "método no permitido"
+        if err.status_code == 400:  # FastAPI and Starlette could not parse the body (English)
+            message = "no se pudo leer el cuerpo de la solicitud: envíe JSON o un formulario válido"
         response = error_page(request, err.status_code, message)
         if err.headers:
             response.headers.update(err.headers)

@@ -49,9 +49,11 @@ def line_chart(
     value_format: Callable[[int], str] = str,
 ) -> Markup:
     """Lines over shared x labels; the y axis starts at zero and shows its maximum."""
-    height, left, right, top_pad, bottom = 240, 90, 20, 28, 40
-    plot_w, plot_h = WIDTH - left - right, height - top_pad - bottom
     peak = max((v for s in series for v in s.values), default=0) or 1
+    # Room for the longest y label ("$ 362.093.333" needs more than a count does).
+    widest = max(len(value_format(peak)), len(value_format(0)))
+    height, left, right, top_pad, bottom = 240, max(50, 16 + 7 * widest), 20, 28, 40
+    plot_w, plot_h = WIDTH - left - right, height - top_pad - bottom
     n = len(labels)
 
     def x(i: int) -> float:

@@ -30,7 +30,7 @@ from cobranza.tasks import (
     release_task,
 )
 from cobranza.web.access import NotFound, visible_task
-from cobranza.web.app import Services, render
+from cobranza.web.app import NoNul, Services, render
 from cobranza.web.security import Principal, require
 from cobranza.web.users import Permission, record_action
 
@@ -137,7 +137,7 @@ async def reassign(
     request: Request,
     task_id: TaskPath,
     who: Annotated[Principal, Depends(require(P.TASKS_ASSIGN))],
-    agent_id: Annotated[str, Form(max_length=64)],
+    agent_id: Annotated[str, Form(max_length=64), NoNul],
 ) -> Response:
     services = _services(request)
     try:
@@ -258,7 +258,7 @@ async def complete(
     installments: Annotated[str, Form(max_length=4000)] = "",
     call_back_at: Annotated[str, Form(max_length=40)] = "",
     reference: Annotated[str, Form(max_length=64)] = "",
-    note: Annotated[str, Form(max_length=4000)] = "",
+    note: Annotated[str, Form(max_length=4000), NoNul] = "",
 ) -> Response:
     services = _services(request)
     try:

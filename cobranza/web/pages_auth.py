@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from cobranza.web.app import Services, render
+from cobranza.web.app import NoNul, Services, render
 from cobranza.web.security import (
     Principal,
     check_csrf,
@@ -50,7 +50,7 @@ async def login_form(request: Request, next: str = "/") -> Response:
 @router.post("/login")
 async def login(
     request: Request,
-    username: Annotated[str, Form(max_length=64)],
+    username: Annotated[str, Form(max_length=64), NoNul],
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:

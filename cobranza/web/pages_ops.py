@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from cobranza.campaign_models import ControlAction
 from cobranza.campaigns import (
     CampaignControlError,
+    CampaignNotFoundError,
     control_campaign,
     get_campaign,
     list_campaigns,
@@ -21,7 +22,7 @@ from cobranza.money import format_cop
 from cobranza.report import campaign_report, campaign_series
 from cobranza.strategy import available_strategies
 from cobranza.tasks import task_summary
-from cobranza.web.app import Services, render
+from cobranza.web.app import NoNul, Services, render
 from cobranza.web.campaign_upload import start_from_upload
 from cobranza.web.charts import Series, bar_chart, line_chart
 from cobranza.web.security import Principal, require
@@ -106,6 +107,7 @@ async def campaign_page(
     campaign_id: CampaignPath,
     who: Annotated[Principal, Depends(require(P.CAMPAIGNS_READ))],
     started: int = 0,
+    done: ControlAction | None = None,
 ) -> Response:
     services = _services(request)
     row = await get_campaign(services.pool, campaign_id)
@@ -147,7 +149,11 @@ async def campaign_page(
     flashes = []
     if started:
         flashes.append(("ok", f"Campaña {campaign_id} iniciada: las cuentas se están abriendo."))
+    if done:
+        flashes.append(("ok", f"Campaña {campaign_id} {ACTION_LABELS[done]}."))
     in_progress = row.status in ("imported", "starting") or report.open_accounts > 0
+    # The campaign records "cancelled" just after the cancel returns: reload until it shows.
+    in_progress = in_progress or (done == "cancel" and row.status != "cancelled")
     return render(
         request,
         "campaign.html",
@@ -175,7 +181,7 @@ async def campaign_control(
     campaign_id: CampaignPath,
     who: Annotated[Principal, Depends(require(P.CAMPAIGNS_WRITE))],
     action: Annotated[ControlAction, Form()],
-    reason: Annotated[str, Form(max_length=500)] = "",
+    reason: Annotated[str, Form(max_length=500), NoNul] = "",
 ) -> Response:
     services = _services(request)
     try:
@@ -187,6 +193,8 @@ async def campaign_control(
             requested_by=who.actor,
             reason=reason.strip(),
         )
+    except CampaignNotFoundError as err:
+        return render(request, "error.html", {"status": 404, "message": str(err)}, 404)
     except CampaignControlError as err:
         await record_action(
             services.pool,
@@ -205,4 +213,4 @@ async def campaign_control(
         outcome="ok",
         detail={"signalled": result.signalled},
     )
-    return RedirectResponse(f"/campaigns/{campaign_id}", 303)
+    return RedirectResponse(f"/campaigns/{campaign_id}?done={action}", 303)
