@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field, PositiveInt
@@ -44,7 +44,8 @@ from cobranza.tasks import (
     release_task,
 )
 from cobranza.web.access import NotFound, check_account, visible_task
-from cobranza.web.app import NoNul, Services
+from cobranza.web.actions import attributed
+from cobranza.web.app import NoNul, Services, services_of
 from cobranza.web.campaign_upload import UploadResult, start_from_upload
 from cobranza.web.security import Principal, require
 from cobranza.web.users import Permission, Role, record_action
@@ -70,12 +71,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
-
-
-ServicesDep = Annotated[Services, Depends(services)]
+ServicesDep = Annotated[Services, Depends(services_of)]
 
 
 def refused(status: int, message: str, problems: list[dict[str, Any]] | None = None) -> Response:
@@ -119,39 +115,31 @@ async def post_payment(
     who: Annotated[Principal, Depends(require(P.PAYMENTS_WRITE))],
 ) -> Any:
     """Un pago recibido. Idempotente por referencia: repetirla no lo cuenta dos veces."""
+    work = report_payment(
+        svc.client,
+        svc.pool,
+        account_id=payment.account_id,
+        amount_cop=payment.amount_cop,
+        reference=payment.reference,
+        paid_at=payment.paid_at,
+        source=who.actor,
+    )
     try:
-        outcome = await report_payment(
-            svc.client,
+        outcome = await attributed(
             svc.pool,
-            account_id=payment.account_id,
-            amount_cop=payment.amount_cop,
-            reference=payment.reference,
-            paid_at=payment.paid_at,
-            source=who.actor,
+            who,
+            "payment",
+            payment.account_id,
+            work,
+            refusals=(OperationError,),
+            detail=lambda status: {
+                "reference": payment.reference,
+                "amount_cop": payment.amount_cop,
+                "status": status,
+            },
         )
     except OperationError as err:
-        await record_action(
-            svc.pool,
-            actor=who.actor,
-            action="payment",
-            target=payment.account_id,
-            outcome="refused",
-            detail={"reference": payment.reference, "reason": str(err)},
-        )
-        status = 404 if "no tiene cobranza" in str(err) else 409
-        return refused(status, str(err))
-    await record_action(
-        svc.pool,
-        actor=who.actor,
-        action="payment",
-        target=payment.account_id,
-        outcome="ok",
-        detail={
-            "reference": payment.reference,
-            "amount_cop": payment.amount_cop,
-            "status": outcome,
-        },
-    )
+        return refused(404 if "no tiene cobranza" in str(err) else 409, str(err))
     return PaymentOut(account_id=payment.account_id, reference=payment.reference, status=outcome)
 
 
@@ -198,22 +186,13 @@ async def get_task_route(
 async def _task_action(svc: Services, who: Principal, task_id: str, action: str, call: Any) -> Any:
     try:
         await visible_task(svc.pool, who, task_id)
-        task = await call
     except NotFound as err:
         call.close()
         return refused(404, str(err))
+    try:
+        return await attributed(svc.pool, who, action, task_id, call, refusals=(TaskError,))
     except TaskError as err:
-        await record_action(
-            svc.pool,
-            actor=who.actor,
-            action=action,
-            target=task_id,
-            outcome="refused",
-            detail={"reason": str(err)},
-        )
         return refused(409, str(err))
-    await record_action(svc.pool, actor=who.actor, action=action, target=task_id, outcome="ok")
-    return task
 
 
 @router.post("/tasks/{task_id}/claim", response_model=TaskRow, responses=ERRORS)
@@ -292,31 +271,22 @@ async def complete(
             reference=body.reference,
             names=API_NAMES,
         )
-        receipt = await complete_task(svc.client, svc.pool, completion, note=body.note)
+        receipt = await attributed(
+            svc.pool,
+            who,
+            "task_complete",
+            task_id,
+            complete_task(svc.client, svc.pool, completion, note=body.note),
+            refusals=(TaskError,),
+            detail=lambda _: {"outcome": completion.outcome.value},
+        )
     except NotFound as err:
         return refused(404, str(err))
     except CompletionInputError as err:
         return refused(422, str(err), [p.model_dump() for p in err.problems])
     except TaskError as err:
-        await record_action(
-            svc.pool,
-            actor=who.actor,
-            action="task_complete",
-            target=task_id,
-            outcome="refused",
-            detail={"reason": str(err)},
-        )
-        return refused(
-            422 if err.problems else 409, str(err), [p.model_dump() for p in err.problems]
-        )
-    await record_action(
-        svc.pool,
-        actor=who.actor,
-        action="task_complete",
-        target=task_id,
-        outcome="ok",
-        detail={"outcome": completion.outcome.value},
-    )
+        problems = [p.model_dump() for p in err.problems]
+        return refused(422 if problems else 409, str(err), problems)
     return receipt
 
 
@@ -359,15 +329,7 @@ async def post_campaign(
         campaign_id=campaign_id,
         strategy=strategy,
         skip_invalid=skip_invalid,
-        source=who.actor,
-    )
-    await record_action(
-        svc.pool,
-        actor=who.actor,
-        action="campaign_start",
-        target=result.campaign_id,
-        outcome="ok" if result.accepted else "refused",
-        detail={"message": result.message, "problems": result.problems_total},
+        who=who,
     )
     if not result.accepted:
         return JSONResponse(result.model_dump(mode="json"), status_code=422)
@@ -409,34 +371,26 @@ async def control(
     """Pausar, reanudar o cancelar todas las cuentas de la campaña."""
     if await get_campaign(svc.pool, campaign_id) is None:
         return refused(404, f"la campaña {campaign_id!r} no existe")
+    work = control_campaign(
+        svc.client,
+        svc.pool,
+        campaign_id=campaign_id,
+        action=body.action,
+        requested_by=who.actor,
+        reason=body.reason,
+    )
     try:
-        result = await control_campaign(
-            svc.client,
+        return await attributed(
             svc.pool,
-            campaign_id=campaign_id,
-            action=body.action,
-            requested_by=who.actor,
-            reason=body.reason,
+            who,
+            f"campaign_{body.action}",
+            campaign_id,
+            work,
+            refusals=(CampaignControlError,),
+            detail=lambda result: {"signalled": result.signalled},
         )
     except CampaignControlError as err:
-        await record_action(
-            svc.pool,
-            actor=who.actor,
-            action=f"campaign_{body.action}",
-            target=campaign_id,
-            outcome="refused",
-            detail={"reason": str(err)},
-        )
         return refused(409, str(err))
-    await record_action(
-        svc.pool,
-        actor=who.actor,
-        action=f"campaign_{body.action}",
-        target=campaign_id,
-        outcome="ok",
-        detail={"signalled": result.signalled},
-    )
-    return result
 
 
 # --- audit -----------------------------------------------------------------------------------------
@@ -478,8 +432,9 @@ async def audit_verify(
     return audit.report
 
 
-async def bundle_zip(svc: Services, account_id: str) -> tuple[bytes, str]:
-    """The evidence bundle (`cobranza audit export`) as one zip file in memory."""
+async def bundle_response(svc: Services, who: Principal, account_id: str) -> Response:
+    """The evidence bundle (`cobranza audit export`) as one zip download; each export is recorded.
+    Raises NoCollectionError for an unknown account."""
     with tempfile.TemporaryDirectory(prefix="cobranza-bundle-") as workdir:
         out = Path(workdir) / f"evidencia-{account_id}"
         result = await export_bundle(svc.client, svc.pool, account_id, out)
@@ -488,8 +443,16 @@ async def bundle_zip(svc: Services, account_id: str) -> tuple[bytes, str]:
             for path in sorted(out.rglob("*")):
                 if path.is_file():
                     archive.write(path, f"{out.name}/{path.relative_to(out).as_posix()}")
+    await record_action(
+        svc.pool, actor=who.actor, action="audit_export", target=account_id, outcome="ok"
+    )
     stamp = datetime.now().strftime("%Y%m%d")
-    return buffer.getvalue(), f"evidencia-{account_id}-{stamp}-{result.manifest_sha256[:8]}.zip"
+    name = f"evidencia-{account_id}-{stamp}-{result.manifest_sha256[:8]}.zip"
+    return Response(
+        buffer.getvalue(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get(
@@ -504,14 +467,6 @@ async def audit_export(
 ) -> Response:
     """El paquete de evidencia (historiales, filas del registro, informe y manifiesto) en zip."""
     try:
-        data, name = await bundle_zip(svc, account_id)
+        return await bundle_response(svc, who, account_id)
     except NoCollectionError as err:
         raise HTTPException(404, str(err)) from err
-    await record_action(
-        svc.pool, actor=who.actor, action="audit_export", target=account_id, outcome="ok"
-    )
-    return Response(
-        data,
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )

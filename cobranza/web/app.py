@@ -63,6 +63,11 @@ class Services:
     templates: Jinja2Templates
 
 
+def services_of(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
 def web_secret(settings: Settings) -> str:
     """COBRANZA_WEB_SECRET, else a random secret kept (0600) in the state folder, so sessions
     survive a restart of the console on the same machine."""
@@ -94,7 +99,7 @@ def is_api(request: Request) -> bool:
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    services: Services = request.app.state.services
+    services = services_of(request)
     principal: Principal | None = getattr(request.state, "principal", None)
     values = {
         "principal": principal,

@@ -27,6 +27,8 @@ from cobranza.campaigns import (
 from cobranza.portfolio import FIELD_LABELS, PortfolioFileError
 from cobranza.strategy import UnknownStrategyError, load_strategy
 from cobranza.web.app import Services
+from cobranza.web.security import Principal
+from cobranza.web.users import record_action
 
 # Enough for a person to fix a file in one pass; the count says how many more there are.
 SHOWN_ERRORS = 500
@@ -69,6 +71,35 @@ async def _spool(upload: UploadFile, dest: Path) -> int:
 
 
 async def start_from_upload(
+    services: Services,
+    *,
+    upload: UploadFile,
+    campaign_id: str | None,
+    strategy: str,
+    skip_invalid: bool,
+    who: Principal,
+) -> UploadResult:
+    """Validate, import and launch; the attempt is recorded in web_actions either way."""
+    result = await _start(
+        services,
+        upload=upload,
+        campaign_id=campaign_id,
+        strategy=strategy,
+        skip_invalid=skip_invalid,
+        source=who.actor,
+    )
+    await record_action(
+        services.pool,
+        actor=who.actor,
+        action="campaign_start",
+        target=result.campaign_id,
+        outcome="ok" if result.accepted else "refused",
+        detail={"message": result.message, "problems": result.problems_total},
+    )
+    return result
+
+
+async def _start(
     services: Services,
     *,
     upload: UploadFile,

@@ -30,9 +30,10 @@ from cobranza.tasks import (
     release_task,
 )
 from cobranza.web.access import NotFound, visible_task
-from cobranza.web.app import NoNul, Services, render
+from cobranza.web.actions import attributed
+from cobranza.web.app import NoNul, Services, render, services_of
 from cobranza.web.security import Principal, require
-from cobranza.web.users import Permission, record_action
+from cobranza.web.users import Permission
 
 router = APIRouter(include_in_schema=False)
 P = Permission
@@ -53,11 +54,6 @@ FORM_NAMES = {
 FORM_FIELDS = {"amount_cop": "amount", "due_at": "due", "call_back_at": "call_back_at"}
 
 
-def _services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
-
-
 def _flash(request: Request) -> list[tuple[str, str]]:
     done = request.query_params.get("ok")
     return [("ok", done)] if done else []
@@ -67,7 +63,7 @@ def _flash(request: Request) -> list[tuple[str, str]]:
 async def worklist(
     request: Request, who: Annotated[Principal, Depends(require(P.TASKS_WORK))]
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     try:
         tasks = await list_tasks(services.pool, agent_id=who.name)
     except TaskError as err:
@@ -91,24 +87,16 @@ async def worklist(
 async def _task_action(
     request: Request, who: Principal, task_id: str, action: str, call: Any
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     try:
         await visible_task(services.pool, who, task_id)
-        await call
     except NotFound as err:
         call.close()
         return render(request, "error.html", {"status": 404, "message": str(err)}, 404)
+    try:
+        await attributed(services.pool, who, action, task_id, call, refusals=(TaskError,))
     except TaskError as err:
-        await record_action(
-            services.pool,
-            actor=who.actor,
-            action=action,
-            target=task_id,
-            outcome="refused",
-            detail={"reason": str(err)},
-        )
         return render(request, "error.html", {"status": 409, "message": str(err)}, 409)
-    await record_action(services.pool, actor=who.actor, action=action, target=task_id, outcome="ok")
     return RedirectResponse(f"/tasks/{task_id}" if action == "task_claim" else "/tasks", 303)
 
 
@@ -116,7 +104,7 @@ async def _task_action(
 async def claim(
     request: Request, task_id: TaskPath, who: Annotated[Principal, Depends(require(P.TASKS_WORK))]
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     return await _task_action(
         request, who, task_id, "task_claim", claim_task(services.pool, task_id, who.name)
     )
@@ -126,7 +114,7 @@ async def claim(
 async def release(
     request: Request, task_id: TaskPath, who: Annotated[Principal, Depends(require(P.TASKS_WORK))]
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     return await _task_action(
         request, who, task_id, "task_release", release_task(services.pool, task_id, who.name)
     )
@@ -139,27 +127,19 @@ async def reassign(
     who: Annotated[Principal, Depends(require(P.TASKS_ASSIGN))],
     agent_id: Annotated[str, Form(max_length=64), NoNul],
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     try:
-        await reassign_task(services.pool, task_id, agent_id.strip(), who.name)
-    except TaskError as err:
-        await record_action(
+        await attributed(
             services.pool,
-            actor=who.actor,
-            action="task_reassign",
-            target=task_id,
-            outcome="refused",
-            detail={"reason": str(err)},
+            who,
+            "task_reassign",
+            task_id,
+            reassign_task(services.pool, task_id, agent_id.strip(), who.name),
+            refusals=(TaskError,),
+            detail=lambda _: {"to": agent_id.strip()},
         )
+    except TaskError as err:
         return render(request, "error.html", {"status": 409, "message": str(err)}, 409)
-    await record_action(
-        services.pool,
-        actor=who.actor,
-        action="task_reassign",
-        target=task_id,
-        outcome="ok",
-        detail={"to": agent_id.strip()},
-    )
     return RedirectResponse(f"/team?ok=Tarea {task_id} asignada a {agent_id.strip()}", 303)
 
 
@@ -214,7 +194,7 @@ async def _task_page(
     summary: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     context = await _account_context(services, task)
     return render(
         request,
@@ -241,7 +221,7 @@ async def task_page(
     request: Request, task_id: TaskPath, who: Annotated[Principal, Depends(require(P.TASKS_READ))]
 ) -> Response:
     try:
-        task = await visible_task(_services(request).pool, who, task_id)
+        task = await visible_task(services_of(request).pool, who, task_id)
     except NotFound as err:
         return render(request, "error.html", {"status": 404, "message": str(err)}, 404)
     return await _task_page(request, who, task)
@@ -260,7 +240,7 @@ async def complete(
     reference: Annotated[str, Form(max_length=64)] = "",
     note: Annotated[str, Form(max_length=4000), NoNul] = "",
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     try:
         task = await visible_task(services.pool, who, task_id)
     except NotFound as err:
@@ -287,7 +267,15 @@ async def complete(
             reference=reference,
             names=FORM_NAMES,
         )
-        await complete_task(services.client, services.pool, completion, note=note or None)
+        await attributed(
+            services.pool,
+            who,
+            "task_complete",
+            task_id,
+            complete_task(services.client, services.pool, completion, note=note or None),
+            refusals=(TaskError,),
+            detail=lambda _: {"outcome": completion.outcome.value},
+        )
     except CompletionInputError as err:
         for problem in err.problems:
             errors.setdefault(FORM_FIELDS.get(problem.field, problem.field), []).append(
@@ -299,25 +287,9 @@ async def complete(
     except TaskError as err:
         for p in err.problems:
             errors.setdefault(FORM_FIELDS.get(p.field, p.field), []).append(p.message)
-        await record_action(
-            services.pool,
-            actor=who.actor,
-            action="task_complete",
-            target=task_id,
-            outcome="refused",
-            detail={"reason": str(err)},
-        )
         return await _task_page(
             request, who, task, form=form, errors=errors, summary=str(err), status_code=422
         )
-    await record_action(
-        services.pool,
-        actor=who.actor,
-        action="task_complete",
-        target=task_id,
-        outcome="ok",
-        detail={"outcome": completion.outcome.value},
-    )
     label = TASK_OUTCOME_LABELS[completion.outcome]
     effect = EFFECT_LABELS[OUTCOME_EFFECTS[completion.outcome]]
     return RedirectResponse(f"/tasks/{task_id}?ok=Tarea completada: {label}; {effect}.", 303)
@@ -327,7 +299,7 @@ async def complete(
 async def team_page(
     request: Request, who: Annotated[Principal, Depends(require(P.TASKS_ASSIGN))]
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     tasks = await list_tasks(services.pool, limit=1000)
     agents = [a for a in await list_agents(services.pool) if a.active]
     now = datetime.now(UTC)

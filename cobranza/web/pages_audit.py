@@ -14,20 +14,15 @@ from cobranza.audit.account import audit_account
 from cobranza.audit.timeline import SOURCE_LABELS
 from cobranza.audit.verify import NoCollectionError
 from cobranza.models import workflow_id_for
-from cobranza.web.api import bundle_zip
-from cobranza.web.app import Services, render
+from cobranza.web.api import bundle_response
+from cobranza.web.app import render, services_of
 from cobranza.web.security import Principal, require
-from cobranza.web.users import Permission, record_action
+from cobranza.web.users import Permission
 
 router = APIRouter(include_in_schema=False)
 P = Permission
 AccountPath = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 _ACCOUNT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 @router.get("/audit")
@@ -43,7 +38,7 @@ async def audit_search(
         error = "cuenta inválida: use el id interno (letras, dígitos, '-' o '_')"
     else:
         error = None
-    services = _services(request)
+    services = services_of(request)
     async with services.pool.connection() as conn:
         cur = await conn.execute(
             """SELECT account_id, stage, outcome, campaign_id, updated_at FROM collections
@@ -64,7 +59,7 @@ async def audit_page(
     account_id: AccountPath,
     _: Annotated[Principal, Depends(require(P.AUDIT_READ))],
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     try:
         audit = await audit_account(services.client, services.pool, account_id, verify=True)
     except NoCollectionError as err:
@@ -89,16 +84,7 @@ async def audit_bundle(
     account_id: AccountPath,
     who: Annotated[Principal, Depends(require(P.AUDIT_READ))],
 ) -> Response:
-    services = _services(request)
     try:
-        data, name = await bundle_zip(services, account_id)
+        return await bundle_response(services_of(request), who, account_id)
     except NoCollectionError as err:
         return render(request, "error.html", {"status": 404, "message": str(err)}, 404)
-    await record_action(
-        services.pool, actor=who.actor, action="audit_export", target=account_id, outcome="ok"
-    )
-    return Response(
-        data,
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from cobranza.web.app import NoNul, Services, render
+from cobranza.web.app import NoNul, render, services_of
 from cobranza.web.security import (
     Principal,
     check_csrf,
@@ -55,7 +55,7 @@ async def login(
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     await check_csrf(request)
-    services: Services = request.app.state.services
+    services = services_of(request)
     user = await authenticate(services.pool, username.strip(), password)
     if user is None:
         await record_action(
@@ -86,6 +86,6 @@ async def login(
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await check_csrf(request)
-    services: Services = request.app.state.services
+    services = services_of(request)
     replace_session(request, services.sessions.new())
     return RedirectResponse("/login", 303)

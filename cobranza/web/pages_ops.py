@@ -22,11 +22,12 @@ from cobranza.money import format_cop
 from cobranza.report import campaign_report, campaign_series
 from cobranza.strategy import available_strategies
 from cobranza.tasks import task_summary
-from cobranza.web.app import NoNul, Services, render
+from cobranza.web.actions import attributed
+from cobranza.web.app import NoNul, render, services_of
 from cobranza.web.campaign_upload import start_from_upload
 from cobranza.web.charts import Series, bar_chart, line_chart
 from cobranza.web.security import Principal, require
-from cobranza.web.users import Permission, record_action
+from cobranza.web.users import Permission
 
 router = APIRouter(include_in_schema=False)
 P = Permission
@@ -35,16 +36,11 @@ BUCKET_FORMATS = {"minute": "%H:%M", "hour": "%d/%m %Hh", "day": "%d/%m", "week"
 ACTION_LABELS = {"pause": "pausada", "resume": "reanudada", "cancel": "cancelada"}
 
 
-def _services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
-
-
 @router.get("/campaigns")
 async def campaigns(
     request: Request, _: Annotated[Principal, Depends(require(P.CAMPAIGNS_READ))]
 ) -> Response:
-    rows = await list_campaigns(_services(request).pool)
+    rows = await list_campaigns(services_of(request).pool)
     return render(request, "campaigns.html", {"section": "campaigns", "campaigns": rows})
 
 
@@ -68,22 +64,14 @@ async def upload_campaign(
     campaign_id: Annotated[str, Form(max_length=64)] = "",
     skip_invalid: Annotated[bool, Form()] = False,
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     result = await start_from_upload(
         services,
         upload=file,
         campaign_id=campaign_id,
         strategy=strategy,
         skip_invalid=skip_invalid,
-        source=who.actor,
-    )
-    await record_action(
-        services.pool,
-        actor=who.actor,
-        action="campaign_start",
-        target=result.campaign_id,
-        outcome="ok" if result.accepted else "refused",
-        detail={"message": result.message, "problems": result.problems_total},
+        who=who,
     )
     if result.accepted and result.campaign_id:
         return RedirectResponse(f"/campaigns/{result.campaign_id}?started=1", 303)
@@ -109,7 +97,7 @@ async def campaign_page(
     started: int = 0,
     done: ControlAction | None = None,
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     row = await get_campaign(services.pool, campaign_id)
     if row is None:
         return render(
@@ -183,34 +171,27 @@ async def campaign_control(
     action: Annotated[ControlAction, Form()],
     reason: Annotated[str, Form(max_length=500), NoNul] = "",
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
+    work = control_campaign(
+        services.client,
+        services.pool,
+        campaign_id=campaign_id,
+        action=action,
+        requested_by=who.actor,
+        reason=reason.strip(),
+    )
     try:
-        result = await control_campaign(
-            services.client,
+        await attributed(
             services.pool,
-            campaign_id=campaign_id,
-            action=action,
-            requested_by=who.actor,
-            reason=reason.strip(),
+            who,
+            f"campaign_{action}",
+            campaign_id,
+            work,
+            refusals=(CampaignControlError,),
+            detail=lambda result: {"signalled": result.signalled},
         )
     except CampaignNotFoundError as err:
         return render(request, "error.html", {"status": 404, "message": str(err)}, 404)
     except CampaignControlError as err:
-        await record_action(
-            services.pool,
-            actor=who.actor,
-            action=f"campaign_{action}",
-            target=campaign_id,
-            outcome="refused",
-            detail={"reason": str(err)},
-        )
         return render(request, "error.html", {"status": 409, "message": str(err)}, 409)
-    await record_action(
-        services.pool,
-        actor=who.actor,
-        action=f"campaign_{action}",
-        target=campaign_id,
-        outcome="ok",
-        detail={"signalled": result.signalled},
-    )
     return RedirectResponse(f"/campaigns/{campaign_id}?done={action}", 303)
