@@ -137,6 +137,10 @@ async def _demo(
     )
     console.print(f"     o: cobranza account status {account_id}")
     console.print(f"  4. La campaña: cobranza campaign status {campaign_id}")
+    console.print(
+        "  5. Consola web (con el stack de 1.): cree un usuario con "
+        "'cobranza user add ops.1 --role ops' y abra http://localhost:8000"
+    )
     return report.model_dump()
 
 
