@@ -6,11 +6,11 @@ import json
 
 from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.channels import ChannelAdapter, OutboundMessage
 from activities.contact_gate import reserve_contact
 from activities.steplog import AfterCommit, insert_log_row
+from cobranza.db import single_statement
 from cobranza.domain import Channel
 from cobranza.models import ContactCommand, ContactResult, DebtorReply
 from cobranza.templates import render
@@ -49,7 +49,8 @@ class ContactActivities:
         async with self._pool.connection() as conn, conn.transaction():
             # The person's gate first, under the debtor's row lock: a deferred or refused contact
             # writes nothing, and a granted one holds its reservation, row and message together.
-            gate = await reserve_contact(conn, command.reservation)
+            # The gate's lock statement also reads where the message goes (`recipient`).
+            gate, recipient = await reserve_contact(conn, command.reservation, column)
             if not gate.granted:
                 return ContactResult(
                     status="refused" if gate.decision.verdict == "refuse" else "deferred",
@@ -58,25 +59,12 @@ class ContactActivities:
                     decision=gate.decision,
                 )
             receipt = await insert_log_row(conn, entry)
-            cur = await conn.execute(
-                # A contact point an agent marked invalid (wrong number) is never used again.
-                f"""SELECT CASE WHEN EXISTS (SELECT 1 FROM contact_points_invalid i
-                           WHERE i.debtor_id = d.debtor_id AND i.point = %s
-                             AND i.value = d.{column}) THEN NULL ELSE d.{column} END,
-                       d.full_name, a.product FROM accounts a
-                    JOIN debtors d USING (debtor_id) WHERE a.account_id = %s""",
-                (column, entry.account_id),
-            )
-            found = await cur.fetchone()
-            if found is None:
-                raise ApplicationError(
-                    f"account {entry.account_id} not found",
-                    type="UnknownAccount",
-                    non_retryable=True,
-                )
-            destination, full_name, product = found
+            destination = recipient.destination
             body = render(
-                command.template, name=full_name, product=product, balance_cop=entry.balance_cop
+                command.template,
+                name=recipient.full_name,
+                product=recipient.product,
+                balance_cop=entry.balance_cop,
             )
             cur = await conn.execute(
                 """INSERT INTO contact_outbox (idempotency_key, account_id, workflow_id, seq,
@@ -125,7 +113,8 @@ class ContactActivities:
                 body=body,
             )
         )
-        async with self._pool.connection() as conn, conn.transaction():
+        # One statement, its own transaction: one round trip.
+        async with single_statement(self._pool) as conn:
             await conn.execute(
                 """UPDATE contact_outbox SET status = %s, provider_message_id = %s, reply = %s,
                        answered_at = now()

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,19 @@ def open_pool(database_url: str, max_size: int = 10) -> AsyncConnectionPool:
     return AsyncConnectionPool(
         database_url, min_size=1, max_size=max_size, open=False, kwargs={"autocommit": False}
     )
+
+
+@contextlib.asynccontextmanager
+async def single_statement(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A pooled connection in autocommit mode, for work that is one statement (its own
+    transaction): one round trip instead of BEGIN, the statement and COMMIT."""
+    async with pool.connection() as conn:
+        await conn.set_autocommit(True)
+        try:
+            yield conn
+        finally:
+            if not conn.closed:
+                await conn.set_autocommit(False)
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ from activities.contact import ContactActivities
 from activities.portfolio_import import InboxActivities
 from activities.steplog import AfterCommit, StepLogActivities
 from activities.tasks import TaskActivities
+from cobranza.sandbox_code import cache_workflow_code
 from cobranza.search_attributes import INDEXED_TYPES
 from cobranza.settings import Settings
 from workflows.campaign import CampaignInboxWorkflow, CampaignWorkflow
@@ -95,6 +96,8 @@ def build_worker(
     bureau = BureauActivities(pool)
     campaigns = CampaignActivities(pool, client)
     inbox = InboxActivities(pool, client)
+    # The sandbox re-imports workflow modules for every run; compile them once (sandbox_code.py).
+    cache_workflow_code(WORKFLOWS)
     return Worker(
         client,
         task_queue=settings.task_queue,

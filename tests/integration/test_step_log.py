@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -11,6 +13,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from activities.channels import SimulatedProvider, SimulatedProviderConfig
+from activities.steplog import insert_log_row
+from cobranza.domain import Stage
 from cobranza.hashchain import verify_chain
 from cobranza.models import ControlRequest, LogEntry
 from tests.integration.support import (
@@ -113,3 +117,46 @@ async def test_log_is_append_only_and_hash_chained(
         )
     breaks = verify_chain(await log_rows(pool, row.account_id))
     assert [b.row_id for b in breaks] == [rows[2]["id"]]
+
+
+async def test_a_writer_that_waited_for_the_account_lock_links_to_the_row_it_waited_for(
+    pool: AsyncConnectionPool,
+) -> None:
+    """The latest hash is read after the account's lock is held, never from a snapshot taken
+    while waiting for it (which would link both rows to the same predecessor)."""
+    row = make_row()
+    await seed_accounts(pool, [row])
+    run = str(uuid.uuid4())
+
+    def entry(seq: int) -> LogEntry:
+        return LogEntry(
+            account_id=row.account_id,
+            workflow_id=f"collection-{row.account_id}",
+            run_id=run,
+            collection_id=run,
+            seq=seq,
+            kind="opened" if seq == 1 else "wait",
+            stage=Stage.PREVENTIVA,
+            detail={"seq": seq},
+            occurred_at=datetime.now(UTC),
+            campaign_id=None,
+            strategy="default",
+            balance_cop=row.balance_cop,
+            original_balance_cop=row.balance_cop,
+        )
+
+    async def second() -> None:
+        async with pool.connection() as conn, conn.transaction():
+            await insert_log_row(conn, entry(2))
+
+    async with pool.connection() as conn, conn.transaction():
+        await insert_log_row(conn, entry(1))
+        waiting = asyncio.create_task(second())
+        await asyncio.sleep(0.3)  # the second writer is now blocked on the account's lock
+        assert not waiting.done()
+    await waiting
+
+    rows = await log_rows(pool, row.account_id)
+    assert [r["seq"] for r in rows] == [1, 2]
+    assert rows[1]["prev_hash"] == rows[0]["hash"]
+    assert verify_chain(rows) == []
