@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import structlog
 from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.channels import ChannelAdapter, OutboundMessage
-from activities.contact_gate import reserve_contact
-from activities.steplog import AfterCommit, insert_log_row
+from activities.contact_gate import judge, read_gate
+from activities.steplog import LOG_ROW_ARGS, AfterCommit, log_row_params, log_write_errors
 from cobranza.db import single_statement
 from cobranza.domain import Channel
 from cobranza.models import ContactCommand, ContactResult, DebtorReply
@@ -23,6 +25,21 @@ _DESTINATION_COLUMN = {
     Channel.LETTER: "address",
     Channel.VISIT: "address",
 }
+
+log = structlog.get_logger(__name__)
+
+# How many times one attempt judges a person whose state keeps changing under it before it
+# gives up (retryably): each try lost to another account's contact that just committed.
+_JUDGEMENTS = 5
+
+# The gate's check, the reservation, the log row and the outbox message: one statement.
+_COMMIT = f"""SELECT gate, inserted, status, provider_message_id, reply, queued_destination,
+        queued_body
+    FROM contact_send_commit(
+        p_point => %(p_point)s, p_since => %(p_since)s, p_digest => %(p_digest)s,
+        p_key => %(p_key)s, p_channel => %(p_channel)s, p_purpose => %(p_purpose)s,
+        p_at => %(p_at)s, {LOG_ROW_ARGS}, p_message_key => %(p_message_key)s,
+        p_template => %(p_template)s, p_destination => %(p_destination)s, p_body => %(p_body)s)"""
 
 
 def idempotency_key(command: ContactCommand) -> str:
@@ -44,56 +61,67 @@ class ContactActivities:
     @activity.defn(name="send_contact")
     async def send_contact(self, command: ContactCommand) -> ContactResult:
         entry = command.entry
+        request = command.reservation
         key = idempotency_key(command)
-        column = _DESTINATION_COLUMN[command.channel]
-        async with self._pool.connection() as conn, conn.transaction():
-            # The person's gate first, under the debtor's row lock: a deferred or refused contact
-            # writes nothing, and a granted one holds its reservation, row and message together.
-            # The gate's lock statement also reads where the message goes (`recipient`).
-            gate, recipient = await reserve_contact(conn, command.reservation, column)
-            if not gate.granted:
-                return ContactResult(
-                    status="refused" if gate.decision.verdict == "refuse" else "deferred",
-                    inserted=False,
-                    logged=False,
-                    decision=gate.decision,
-                )
-            receipt = await insert_log_row(conn, entry)
-            destination = recipient.destination
-            body = render(
-                command.template,
-                name=recipient.full_name,
-                product=recipient.product,
-                balance_cop=entry.balance_cop,
-            )
-            cur = await conn.execute(
-                """INSERT INTO contact_outbox (idempotency_key, account_id, workflow_id, seq,
-                       channel, template, destination, body, status)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-                   ON CONFLICT (idempotency_key) DO NOTHING
-                   RETURNING status, provider_message_id, reply""",
-                (
-                    key,
-                    entry.account_id,
-                    entry.workflow_id,
-                    entry.seq,
-                    command.channel.value,
+        point = _DESTINATION_COLUMN[command.channel]
+        # Autocommit: the read and the commit are one statement each (migration 0007).
+        async with single_statement(self._pool) as conn:
+            for _ in range(_JUDGEMENTS):
+                view = await read_gate(conn, request, point)
+                gate = judge(view, request)
+                if not gate.granted:
+                    # Deferred or refused: nothing is written.
+                    return ContactResult(
+                        status="refused" if gate.decision.verdict == "refuse" else "deferred",
+                        inserted=False,
+                        logged=False,
+                        decision=gate.decision,
+                    )
+                state = view.state
+                body = render(
                     command.template,
-                    destination,
-                    body,
-                    "pending" if destination else "no_destination",
-                ),
-            )
-            queued = await cur.fetchone()
-            if queued is None:
-                # A retry: the message was queued by an earlier attempt; read how it went.
-                cur = await conn.execute(
-                    "SELECT status, provider_message_id, reply FROM contact_outbox"
-                    " WHERE idempotency_key = %s",
-                    (key,),
+                    name=state.full_name,
+                    product=state.product,
+                    balance_cop=entry.balance_cop,
                 )
-                queued = await cur.fetchone()
-            status, message_id, reply = queued  # type: ignore[misc]
+                with log_write_errors(entry.account_id):
+                    cur = await conn.execute(
+                        _COMMIT,
+                        {
+                            "p_point": view.point,
+                            "p_since": view.since,
+                            "p_digest": view.digest,
+                            "p_key": request.reservation_key,
+                            "p_channel": request.channel.value,
+                            "p_purpose": request.purpose.value,
+                            "p_at": request.at,
+                            **log_row_params(entry),
+                            "p_message_key": key,
+                            "p_template": command.template,
+                            "p_destination": state.destination,
+                            "p_body": body,
+                        },
+                    )
+                    committed = await cur.fetchone()
+                assert committed is not None
+                verdict, inserted, status, message_id, reply, destination, body = committed
+                if verdict == "granted":
+                    break
+                if verdict == "unknown_account":
+                    raise ApplicationError(
+                        f"account {entry.account_id} not found",
+                        type="UnknownAccount",
+                        non_retryable=True,
+                    )
+                # 'stale': another contact to the person (or an edit of their record) committed
+                # after the read. Judge again on the new state.
+                log.info("contact_gate_stale", seq=entry.seq)
+            else:
+                # Retryable: the activity's retry policy backs off before the next try.
+                raise ApplicationError(
+                    f"the contact gate of account {entry.account_id} kept changing",
+                    type="ContactGateContended",
+                )
         if self._after_commit is not None:
             self._after_commit(entry)
         if status != "pending":
@@ -102,8 +130,10 @@ class ContactActivities:
                 status=status,
                 provider_message_id=message_id,
                 reply=DebtorReply.model_validate(reply) if reply else None,
-                inserted=receipt.inserted,
+                inserted=inserted,
             )
+        assert destination is not None  # a missing destination is queued as no_destination
+        # Send what is queued: on a retry, what the first attempt queued, whatever changed since.
         answer = await self._adapter.send(
             OutboundMessage(
                 idempotency_key=key,
@@ -130,5 +160,5 @@ class ContactActivities:
             status=answer.status,
             provider_message_id=answer.provider_message_id,
             reply=answer.reply,
-            inserted=receipt.inserted,
+            inserted=inserted,
         )

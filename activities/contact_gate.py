@@ -1,18 +1,23 @@
-"""The per-debtor contact gate: every contact to a person is reserved here, under a row lock.
+"""The per-debtor contact gate: every contact to a person is judged against all their contacts.
 
 Ley 2300 caps count contacts to the person, not per account: one debtor with three accounts in
 two campaigns is still contacted at most once a day and on one channel a week. Each account's
-workflow asks this gate before it sends; the gate locks the debtor's row, judges the request with
-the pure rules (`cobranza.compliance.decide_contact`) against the person's contacts across all their
-accounts, and records a grant. The decision goes back into the account's history and log.
+workflow asks this gate before it sends. The gate reads everything it judges about the person in
+one statement (`contact_gate_state`, migration 0007), decides with the pure rules
+(`cobranza.compliance.decide_contact`), and a granted contact is committed by
+`contact_send_commit`, which locks the person, checks the state is still the one judged, and
+writes the reservation, the log row and the outbox message together. A state that changed in
+between (another account's contact, an agent's edit) is judged again; the decision goes back
+into the account's history and log.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from psycopg import AsyncConnection
+from pydantic import BaseModel, ConfigDict
 from temporalio.exceptions import ApplicationError
 
 from cobranza.compliance import (
@@ -23,74 +28,78 @@ from cobranza.compliance import (
     decide_contact,
 )
 from cobranza.compliance.rules import product_type_from_code
-from cobranza.domain import Channel
+from cobranza.domain import Channel, MessagePurpose
 from cobranza.models import ReservationRequest, ReservationResult
 
-# The debtors columns a channel can use (interpolated into SQL, so checked against this set).
-_POINTS = frozenset({"phone", "email", "address"})
+# The debtors columns a channel can use.
+POINTS = frozenset({"phone", "email", "address"})
 
 # The weekly-channel rule looks back at most a week; a day more covers any week boundary.
-_LOOKBACK = timedelta(days=8)
+LOOKBACK = timedelta(days=8)
+
+_READ = "SELECT s, md5(s::text) FROM contact_gate_state(%s, %s, %s, %s) AS s"
 
 
-@dataclass(frozen=True)
-class Recipient:
-    """Who a granted contact goes to, read under the debtor's lock. Personal data: it stays in
-    the activity (the outbox row), never in a Temporal payload."""
+class Reservation(BaseModel):
+    model_config = ConfigDict(frozen=True)
 
-    destination: str | None  # None when missing or marked invalid by an agent
-    full_name: str
+    at: datetime
+    channel: Channel
+    purpose: MessagePurpose
+    two_way: bool
+    key: str
+
+
+class GateState(BaseModel):
+    """What the gate judges about one person, as read; personal data, so it stays in the
+    activity (the outbox row), never in a Temporal payload."""
+
+    model_config = ConfigDict(frozen=True)
+
+    debtor_id: str
+    authorized_channels: frozenset[Channel]
+    contract_signed_on: date | None
     product: str
+    full_name: str
+    destination: str | None  # None when missing or marked invalid by an agent
+    hours: tuple[RequestedHours, ...]
+    reservations: tuple[Reservation, ...]
 
 
-async def reserve_contact(
-    conn: AsyncConnection, request: ReservationRequest, point: str
-) -> tuple[ReservationResult, Recipient]:
-    """Judge and, if allowed, record one contact to the person; the caller owns the transaction
-    (send_contact writes the log row and the outbox message in the same one). `point` is the
-    debtors column the channel uses (phone, email, address); its value comes back in Recipient,
-    read with the lock, so the message needs no statement of its own."""
-    if point not in _POINTS:
+class GateView(BaseModel):
+    """A state and the digest `contact_send_commit` compares it with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    point: str
+    since: datetime
+    state: GateState
+    digest: str
+
+
+async def read_gate(conn: AsyncConnection, request: ReservationRequest, point: str) -> GateView:
+    """One statement, no lock: the commit checks the state is unchanged before it writes."""
+    if point not in POINTS:
         raise ValueError(f"unknown contact point {point!r}")
-    # Lock the person first and read their record with it. Their contacts are read in a second
-    # statement: under READ COMMITTED a statement that waited for the lock still sees its own
-    # older snapshot, so a reservation another account just committed would be missed.
-    cur = await conn.execute(
-        f"""SELECT d.debtor_id, d.authorized_channels, d.contract_signed_on, a.product,
-                  (SELECT coalesce(json_agg(json_build_object(
-                              'start', h.start_time, 'end', h.end_time, 'weekdays', h.weekdays,
-                              'requested_on', h.requested_on, 'reference', h.reference)
-                              ORDER BY h.id), '[]')
-                     FROM debtor_requested_hours h WHERE h.debtor_id = d.debtor_id),
-                  -- A contact point an agent marked invalid (wrong number) is never used again.
-                  CASE WHEN EXISTS (SELECT 1 FROM contact_points_invalid i
-                           WHERE i.debtor_id = d.debtor_id AND i.point = %s
-                             AND i.value = d.{point}) THEN NULL ELSE d.{point} END,
-                  d.full_name
-           FROM accounts a JOIN debtors d USING (debtor_id)
-           WHERE a.account_id = %s
-           FOR UPDATE OF d""",
-        (point, request.account_id),
-    )
-    found = await cur.fetchone()
-    if found is None:
+    since = request.at - LOOKBACK
+    cur = await conn.execute(_READ, (request.account_id, point, since, request.reservation_key))
+    found: tuple[dict[str, Any] | None, str | None] | None = await cur.fetchone()
+    if found is None or found[0] is None or found[1] is None:
         raise ApplicationError(
             f"account {request.account_id} not found",
             type="UnknownAccount",
             non_retryable=True,
         )
-    debtor_id, channels, contract_signed_on, product, hours, destination, full_name = found
-    recipient = Recipient(destination=destination, full_name=full_name, product=product)
-    cur = await conn.execute(
-        """SELECT at, channel, purpose, two_way, reservation_key FROM contact_reservations
-           WHERE debtor_id = %s AND (at >= %s OR reservation_key = %s) ORDER BY at""",
-        (debtor_id, request.at - _LOOKBACK, request.reservation_key),
-    )
-    reservations = [
-        {"at": at, "channel": ch, "purpose": pu, "two_way": tw, "key": key}
-        for at, ch, pu, tw, key in await cur.fetchall()
-    ]
-    if any(r["key"] == request.reservation_key for r in reservations):
+    state = GateState.model_validate(found[0])
+    if state.destination == "":
+        state = state.model_copy(update={"destination": None})
+    return GateView(point=point, since=since, state=state, digest=found[1])
+
+
+def judge(view: GateView, request: ReservationRequest) -> ReservationResult:
+    """The gate's decision on the state read: pure, so it is the same however often it runs."""
+    state = view.state
+    if any(r.key == request.reservation_key for r in state.reservations):
         # A retry of an ask that was granted: the grant stands, whatever came after it.
         return ReservationResult(
             decision=ContactDecision(
@@ -102,46 +111,29 @@ async def reserve_contact(
             ),
             granted=True,
             debtor_contacts_considered=0,
-        ), recipient
+        )
     history = [
-        ContactAttempt(at=r["at"], channel=r["channel"], purpose=r["purpose"], two_way=r["two_way"])
-        for r in reservations
-        if r["at"] >= request.at - _LOOKBACK
+        ContactAttempt(at=r.at, channel=r.channel, purpose=r.purpose, two_way=r.two_way)
+        for r in state.reservations
+        if r.at >= view.since
     ]
-    requested = tuple(RequestedHours.model_validate(h) for h in hours)
     decision = decide_contact(
         ContactRequest(
             at=request.at,
             channel=request.channel,
             recipient_role=request.recipient_role,
             purpose=request.purpose,
-            authorized_channels=frozenset(Channel(c) for c in channels),
-            requested_hours=requested,
-            contract_signed_on=contract_signed_on,
+            authorized_channels=state.authorized_channels,
+            requested_hours=state.hours,
+            contract_signed_on=state.contract_signed_on,
             on_hold=request.on_hold,
-            product_type=product_type_from_code(product),
+            product_type=product_type_from_code(state.product),
         ),
         history,
         request.rules,
     )
-    granted = decision.verdict == "allow"
-    if granted:
-        # A retried ask finds its own reservation and is granted again, not twice.
-        await conn.execute(
-            """INSERT INTO contact_reservations (reservation_key, debtor_id, account_id,
-                   channel, purpose, at)
-               VALUES (%s, %s, %s, %s, %s, %s)
-               ON CONFLICT (reservation_key) DO NOTHING""",
-            (
-                request.reservation_key,
-                debtor_id,
-                request.account_id,
-                request.channel.value,
-                request.purpose.value,
-                request.at,
-            ),
-        )
-    result = ReservationResult(
-        decision=decision, granted=granted, debtor_contacts_considered=len(history)
+    return ReservationResult(
+        decision=decision,
+        granted=decision.verdict == "allow",
+        debtor_contacts_considered=len(history),
     )
-    return result, recipient
