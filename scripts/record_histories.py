@@ -5,9 +5,11 @@
 Runs each scenario on the time-skipping server with real activities on a scratch Postgres
 database (on DATABASE_URL's server, or an embedded one when unset), replays what it recorded with
 the current code, and writes one JSON file per run: the format `WorkflowHistory.from_json`, the
-Temporal UI and `temporal workflow show --output json` share. Re-run it after a deliberate,
-patched change to the workflow so CI replays the new shape too; never re-record to silence a
-replay failure without understanding it (old histories in production are what they are).
+Temporal UI and `temporal workflow show --output json` share, under tests/histories/engine<N>
+for the current engine version. After a deliberate change of the workflow's behaviour, raise
+`ENGINE_VERSION` (cobranza/models.py) and record the new engine's folder, so CI replays both the
+old shape and the new; never re-record to silence a replay failure without understanding it (old
+histories in production are what they are).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from cobranza.campaigns import import_campaign
 from cobranza.db import open_pool, scratch_database
 from cobranza.domain import Channel, DocumentType, Outcome
 from cobranza.models import (
+    ENGINE_VERSION,
     CollectionInput,
     CollectionResult,
     ControlRequest,
@@ -52,7 +55,9 @@ from cobranza.strategy import load_strategy
 from cobranza.temporal import build_worker, ensure_search_attributes
 from workflows.collection import CollectionWorkflow
 
-OUTPUT = Path(__file__).resolve().parent.parent / "tests" / "histories"
+# One folder per engine version (cobranza.models.ENGINE_VERSION): older engines' recordings stay,
+# since runs started on them replay with today's code.
+OUTPUT = Path(__file__).resolve().parent.parent / "tests" / "histories" / f"engine{ENGINE_VERSION}"
 # Debtors who never answer and providers that always deliver: the scenario alone drives the flow.
 SILENT = SimulatedProvider(SimulatedProviderConfig(reply_rate=0.0, failure_rate=0.0))
 # Every message is answered with the self-service promise offer.

@@ -9,6 +9,7 @@ so the Temporal history and the Postgres log answer for each other one to one.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -114,6 +115,8 @@ class CollectionWorkflow:
         self._days_past_due_published = -1
         self._rules = input.contact_rules
         self._last_deferral: tuple[str, str, datetime] | None = None
+        # Engine 2 publishes search attributes at rest points (_rest), engine 1 after every step.
+        self._sa_at_rest = input.engine_version >= 2
 
     # --- the main loop ---------------------------------------------------------------------------
 
@@ -133,10 +136,13 @@ class CollectionWorkflow:
                     "start_step": self._current_step_id(),
                 },
             )
-        self._publish_search_attributes()
+        if not self._sa_at_rest:
+            self._publish_search_attributes()
         while self._state.outcome is None:
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                if self._sa_at_rest:
+                    self._publish_search_attributes()
                 workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
             await self._next_step()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -179,7 +185,8 @@ class CollectionWorkflow:
             if not await self._agent_task(step):
                 return
         self._state.step_index += 1
-        self._publish_search_attributes()
+        if not self._sa_at_rest:
+            self._publish_search_attributes()
 
     async def _settle(self) -> bool:
         """Act on what signals changed; returns False when the collection has ended."""
@@ -202,7 +209,7 @@ class CollectionWorkflow:
                 continue
             if self._state.paused:
                 self._next_wake_up = None
-                await workflow.wait_condition(lambda: not self._state.paused or self._must_stop())
+                await self._rest(lambda: not self._state.paused or self._must_stop())
                 continue
             return True
 
@@ -896,7 +903,7 @@ class CollectionWorkflow:
             self._next_wake_up = wake
             try:
                 # A new promise moves the wake-up: wake to recompute it.
-                await workflow.wait_condition(
+                await self._rest(
                     lambda watched=promise: (  # type: ignore[misc]
                         ended() is not None or self._state.promise is not watched
                     ),
@@ -1060,7 +1067,7 @@ class CollectionWorkflow:
                 return False
             self._next_wake_up = promise.deadline
             try:
-                await workflow.wait_condition(
+                await self._rest(
                     lambda watched=promise: (  # type: ignore[misc]
                         self._state.promise is not watched
                         or self._must_stop()
@@ -1360,7 +1367,7 @@ class CollectionWorkflow:
         promise_before = self._state.promise
         hold_before = self._state.hold
         try:
-            await workflow.wait_condition(
+            await self._rest(
                 lambda: (
                     self._must_stop()
                     or self._state.paused
@@ -1382,6 +1389,17 @@ class CollectionWorkflow:
     def _days_past_due(self) -> int:
         opened = self._state.opened_at or workflow.now()
         return self._state.days_past_due_at_open + (workflow.now() - opened).days
+
+    async def _rest(self, condition: Callable[[], bool], timeout: timedelta | None = None) -> None:
+        """Every wait of the workflow (timer, signal, task, pause) goes through here.
+
+        The coarse search attributes are published as the workflow comes to rest, so a burst of
+        steps that changes the stage three times costs one visibility write, not three; each of
+        those steps still has its log row, which is what lists and dashboards read.
+        """
+        if self._sa_at_rest:
+            self._publish_search_attributes()
+        await workflow.wait_condition(condition, timeout=timeout)
 
     def _publish_search_attributes(self) -> None:
         updates: list[SearchAttributeUpdate[Any]] = [

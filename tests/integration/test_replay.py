@@ -1,8 +1,9 @@
 """Replay safety: every recorded history (tests/histories) replays with the current code.
 
-Histories are recorded by `scripts/record_histories.py`. A change to the workflow that would
-make an in-flight collection decide differently fails here; it must go behind `workflow.patched`
-(then re-record so the new shape is covered too). The last test shows the check has teeth: a
+Histories are recorded by `scripts/record_histories.py`, one folder per engine version. A change
+to the workflow that would make an in-flight collection decide differently fails here; it must go
+behind a new engine version (`ENGINE_VERSION`, carried in the run's input) or `workflow.patched`,
+then be recorded so the new shape is covered too. The last test shows the check has teeth: a
 workflow that orders its steps differently, registered under the same name, fails to replay.
 """
 
@@ -17,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from cobranza.audit.replay import replay_histories
+from cobranza.models import ENGINE_VERSION, CollectionInput
 from cobranza.temporal import WORKFLOWS
 from tests.integration.reordered_workflow import (
     ContactFirstCollectionWorkflow,
@@ -39,14 +41,27 @@ def _load(path: Path) -> WorkflowHistory:
 
 
 def _files() -> list[Path]:
-    return sorted(HISTORIES.glob("*.json"))
+    return sorted(HISTORIES.glob("engine*/*.json"))
 
 
-def test_every_scenario_has_a_recorded_history() -> None:
-    recorded = {path.name.split(".")[0] for path in _files()}
+@pytest.mark.parametrize("engine", range(1, ENGINE_VERSION + 1))
+def test_every_engine_version_has_every_scenario_recorded(engine: int) -> None:
+    recorded = {path.name.split(".")[0] for path in (HISTORIES / f"engine{engine}").glob("*.json")}
     assert recorded >= SCENARIOS, (
-        f"re-run scripts/record_histories.py: missing {SCENARIOS - recorded}"
+        f"re-run scripts/record_histories.py: engine {engine} misses {SCENARIOS - recorded}"
     )
+
+
+def test_recorded_inputs_carry_their_engine_version() -> None:
+    """An engine 1 recording has no version in its input and must read as 1; a new one says so."""
+    for path in _files():
+        history = _load(path)
+        started = history.events[0].workflow_execution_started_event_attributes
+        if started.workflow_type.name != "CollectionWorkflow":
+            continue
+        (data,) = started.input.payloads
+        parsed = CollectionInput.model_validate_json(data.data)
+        assert f"engine{parsed.engine_version}" == path.parent.name, path
 
 
 @pytest.mark.parametrize("path", _files(), ids=lambda p: p.stem)
