@@ -78,7 +78,7 @@ class ContactActivities:
                         decision=gate.decision,
                     )
                 state = view.state
-                body = render(
+                message = render(
                     command.template,
                     name=state.full_name,
                     product=state.product,
@@ -99,11 +99,12 @@ class ContactActivities:
                             "p_message_key": key,
                             "p_template": command.template,
                             "p_destination": state.destination,
-                            "p_body": body,
+                            "p_body": message,
                         },
                     )
                     committed = await cur.fetchone()
                 assert committed is not None
+                # What is queued: this call's message or, on a retry, the first attempt's.
                 verdict, inserted, status, message_id, reply, destination, body = committed
                 if verdict == "granted":
                     break

@@ -28,7 +28,7 @@ from cobranza.compliance import (
     decide_contact,
 )
 from cobranza.compliance.rules import product_type_from_code
-from cobranza.domain import Channel, MessagePurpose
+from cobranza.domain import Channel
 from cobranza.models import ReservationRequest, ReservationResult
 
 # The debtors columns a channel can use.
@@ -40,13 +40,9 @@ LOOKBACK = timedelta(days=8)
 _READ = "SELECT s, md5(s::text) FROM contact_gate_state(%s, %s, %s, %s) AS s"
 
 
-class Reservation(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Reservation(ContactAttempt):
+    """A granted contact as the rules count it, with the key of the ask that reserved it."""
 
-    at: datetime
-    channel: Channel
-    purpose: MessagePurpose
-    two_way: bool
     key: str
 
 
@@ -90,10 +86,9 @@ async def read_gate(conn: AsyncConnection, request: ReservationRequest, point: s
             type="UnknownAccount",
             non_retryable=True,
         )
-    state = GateState.model_validate(found[0])
-    if state.destination == "":
-        state = state.model_copy(update={"destination": None})
-    return GateView(point=point, since=since, state=state, digest=found[1])
+    return GateView(
+        point=point, since=since, state=GateState.model_validate(found[0]), digest=found[1]
+    )
 
 
 def judge(view: GateView, request: ReservationRequest) -> ReservationResult:
@@ -112,11 +107,7 @@ def judge(view: GateView, request: ReservationRequest) -> ReservationResult:
             granted=True,
             debtor_contacts_considered=0,
         )
-    history = [
-        ContactAttempt(at=r.at, channel=r.channel, purpose=r.purpose, two_way=r.two_way)
-        for r in state.reservations
-        if r.at >= view.since
-    ]
+    history = [r for r in state.reservations if r.at >= view.since]
     decision = decide_contact(
         ContactRequest(
             at=request.at,

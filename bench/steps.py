@@ -37,6 +37,7 @@ from cobranza.db import open_pool, scratch_database
 from cobranza.domain import Channel, DocumentType, MessagePurpose, Outcome
 from cobranza.models import CollectionInput, workflow_id_for
 from cobranza.portfolio import PortfolioRow
+from cobranza.sandbox_code import cache_workflow_code
 from cobranza.search_attributes import ALL_KEYS
 from cobranza.settings import Settings
 from cobranza.strategy import Strategy
@@ -83,6 +84,8 @@ def bench_strategy(contacts: int, checks: int) -> Strategy:
 
 async def run_baseline(client: Client, accounts: int, activities: int) -> float:
     queue = f"bench-noop-{uuid.uuid4().hex[:6]}"
+    # As build_worker does for the collection workflows: compile the module once, not per run.
+    cache_workflow_code([NoopWorkflow])
     async with Worker(
         client,
         task_queue=queue,

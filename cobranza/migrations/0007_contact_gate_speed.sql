@@ -27,8 +27,9 @@ LANGUAGE sql STABLE AS $$
         'contract_signed_on', d.contract_signed_on,
         'product', a.product,
         'full_name', d.full_name,
-        -- A contact point an agent marked invalid (wrong number) is never used again.
-        'destination', CASE WHEN EXISTS (
+        -- A contact point an agent marked invalid (wrong number) is never used again; an
+        -- empty one is none.
+        'destination', NULLIF(CASE WHEN EXISTS (
                 SELECT 1 FROM contact_points_invalid i
                  WHERE i.debtor_id = d.debtor_id AND i.point = p_point
                    AND i.value = CASE p_point WHEN 'phone' THEN d.phone
@@ -38,7 +39,7 @@ LANGUAGE sql STABLE AS $$
             ELSE CASE p_point WHEN 'phone' THEN d.phone
                               WHEN 'email' THEN d.email
                               ELSE d.address END
-            END,
+            END, ''),
         'hours', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                         'start', h.start_time, 'end', h.end_time, 'weekdays', h.weekdays,
                         'requested_on', h.requested_on, 'reference', h.reference) ORDER BY h.id),
