@@ -6,10 +6,11 @@ Colombian writing uses ``.`` for thousands and ``,`` for decimals (``$ 1.234.567
 
 from __future__ import annotations
 
-import decimal
+import functools
 import re
 
-from babel.numbers import format_currency
+from babel import Locale
+from babel.numbers import get_group_symbol
 
 __all__ = ["CopParseError", "format_cop", "parse_cop"]
 
@@ -105,22 +106,25 @@ def parse_cop(text: str, *, allow_negative: bool = False) -> int:
     return -amount if negative else amount
 
 
+@functools.cache
+def _group_symbol() -> str:
+    """The es_CO thousands separator, from babel's CLDR data (read once: a contact renders one
+    amount per message, and babel's full currency formatting cost more than the send itself)."""
+    locale = Locale.parse("es_CO")
+    grouping = locale.currency_formats["standard"].grouping
+    if grouping != (3, 3):  # pragma: no cover - CLDR has grouped es_CO by thousands for ever
+        raise RuntimeError(f"unexpected es_CO currency grouping {grouping!r}")
+    return get_group_symbol(locale)
+
+
 def format_cop(amount: int) -> str:
     """Format whole pesos for people: ``$ 1.234.567``, ``-$ 1.234.567``; never decimals.
 
-    Grouping comes from babel's es_CO data. CLDR versions differ on the space after ``$`` (none,
-    a no-break space or a narrow no-break space) and on decimals, so the output is normalized to a
-    plain ASCII space and no cents: stable in logs, tests and templates across babel upgrades.
+    Grouping and separator come from babel's es_CO data. CLDR versions differ on the space after
+    ``$`` (none, a no-break space or a narrow no-break space) and on decimals, so the form is fixed
+    here: a plain ASCII space and no cents, stable in logs, tests and templates across upgrades.
     """
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise TypeError(f"format_cop expects int, got {type(amount).__name__}")
-    # babel quantizes through Decimal; the default 28-digit context fails on very large numbers.
-    with decimal.localcontext() as ctx:
-        ctx.prec = max(28, len(str(abs(amount))) + 4)
-        raw = format_currency(abs(amount), "COP", locale="es_CO")
-    compact = "".join(ch for ch in raw if not ch.isspace())
-    number = re.sub(r",0+$", "", compact.replace("$", "").replace("COP", ""))
-    if not (_PLAIN.fullmatch(number) or _DOTTED.fullmatch(number)):  # pragma: no cover
-        raise RuntimeError(f"unexpected babel COP output: {raw!r}")
     sign = "-" if amount < 0 else ""
-    return f"{sign}$ {number}"
+    return f"{sign}$ {abs(amount):,}".replace(",", _group_symbol())

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from babel.numbers import format_decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -124,3 +125,10 @@ def test_round_trip_signed(amount: int) -> None:
 def test_plain_and_dotted_agree(amount: int) -> None:
     dotted = f"{amount:,}".replace(",", ".")
     assert parse_cop(str(amount)) == parse_cop(dotted) == parse_cop(dotted + ",00") == amount
+
+
+@given(st.integers(min_value=-(10**24), max_value=10**24))
+def test_format_cop_groups_as_babel_es_co(amount: int) -> None:
+    # The fast formatter against babel's own es_CO number formatting, digit for digit.
+    grouped = format_decimal(abs(amount), format="#,##0", locale="es_CO")
+    assert format_cop(amount) == ("-" if amount < 0 else "") + "$ " + grouped
