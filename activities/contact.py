@@ -10,8 +10,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import ChannelAdapter, OutboundMessage
-from activities.contact_gate import judge, read_gate
-from activities.steplog import LOG_ROW_ARGS, AfterCommit, log_row_params, log_write_errors
+from activities.contact_gate import commit_contact, judge, read_gate
+from activities.steplog import AfterCommit
 from cobranza.db import single_statement
 from cobranza.domain import Channel
 from cobranza.models import ContactCommand, ContactResult, DebtorReply
@@ -31,15 +31,6 @@ log = structlog.get_logger(__name__)
 # How many times one attempt judges a person whose state keeps changing under it before it
 # gives up (retryably): each try lost to another account's contact that just committed.
 _JUDGEMENTS = 5
-
-# The gate's check, the reservation, the log row and the outbox message: one statement.
-_COMMIT = f"""SELECT gate, inserted, status, provider_message_id, reply, queued_destination,
-        queued_body
-    FROM contact_send_commit(
-        p_point => %(p_point)s, p_since => %(p_since)s, p_digest => %(p_digest)s,
-        p_key => %(p_key)s, p_channel => %(p_channel)s, p_purpose => %(p_purpose)s,
-        p_at => %(p_at)s, {LOG_ROW_ARGS}, p_message_key => %(p_message_key)s,
-        p_template => %(p_template)s, p_destination => %(p_destination)s, p_body => %(p_body)s)"""
 
 
 def idempotency_key(command: ContactCommand) -> str:
@@ -84,31 +75,12 @@ class ContactActivities:
                     product=state.product,
                     balance_cop=entry.balance_cop,
                 )
-                with log_write_errors(entry.account_id):
-                    cur = await conn.execute(
-                        _COMMIT,
-                        {
-                            "p_point": view.point,
-                            "p_since": view.since,
-                            "p_digest": view.digest,
-                            "p_key": request.reservation_key,
-                            "p_channel": request.channel.value,
-                            "p_purpose": request.purpose.value,
-                            "p_at": request.at,
-                            **log_row_params(entry),
-                            "p_message_key": key,
-                            "p_template": command.template,
-                            "p_destination": state.destination,
-                            "p_body": message,
-                        },
-                    )
-                    committed = await cur.fetchone()
-                assert committed is not None
-                # What is queued: this call's message or, on a retry, the first attempt's.
-                verdict, inserted, status, message_id, reply, destination, body = committed
-                if verdict == "granted":
+                committed = await commit_contact(
+                    conn, view, request, entry, key=key, template=command.template, body=message
+                )
+                if committed.gate == "granted":
                     break
-                if verdict == "unknown_account":
+                if committed.gate == "unknown_account":
                     raise ApplicationError(
                         f"account {entry.account_id} not found",
                         type="UnknownAccount",
@@ -123,6 +95,7 @@ class ContactActivities:
                     f"the contact gate of account {entry.account_id} kept changing",
                     type="ContactGateContended",
                 )
+        _, inserted, status, message_id, reply, destination, body = committed
         if self._after_commit is not None:
             self._after_commit(entry)
         if status != "pending":

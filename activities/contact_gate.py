@@ -14,12 +14,13 @@ into the account's history and log.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict
 from temporalio.exceptions import ApplicationError
 
+from activities.steplog import LOG_ROW_ARGS, log_row_params, log_write_errors
 from cobranza.compliance import (
     ContactAttempt,
     ContactDecision,
@@ -29,15 +30,24 @@ from cobranza.compliance import (
 )
 from cobranza.compliance.rules import product_type_from_code
 from cobranza.domain import Channel
-from cobranza.models import ReservationRequest, ReservationResult
+from cobranza.models import LogEntry, ReservationRequest, ReservationResult
 
 # The debtors columns a channel can use.
-POINTS = frozenset({"phone", "email", "address"})
+_POINTS = frozenset({"phone", "email", "address"})
 
 # The weekly-channel rule looks back at most a week; a day more covers any week boundary.
-LOOKBACK = timedelta(days=8)
+_LOOKBACK = timedelta(days=8)
 
 _READ = "SELECT s, md5(s::text) FROM contact_gate_state(%s, %s, %s, %s) AS s"
+
+# The gate's check, the reservation, the log row and the outbox message: one statement.
+_COMMIT = f"""SELECT gate, inserted, status, provider_message_id, reply, queued_destination,
+        queued_body
+    FROM contact_send_commit(
+        p_point => %(p_point)s, p_since => %(p_since)s, p_digest => %(p_digest)s,
+        p_key => %(p_key)s, p_channel => %(p_channel)s, p_purpose => %(p_purpose)s,
+        p_at => %(p_at)s, {LOG_ROW_ARGS}, p_message_key => %(p_message_key)s,
+        p_template => %(p_template)s, p_destination => %(p_destination)s, p_body => %(p_body)s)"""
 
 
 class Reservation(ContactAttempt):
@@ -75,9 +85,9 @@ class GateView(BaseModel):
 
 async def read_gate(conn: AsyncConnection, request: ReservationRequest, point: str) -> GateView:
     """One statement, no lock: the commit checks the state is unchanged before it writes."""
-    if point not in POINTS:
+    if point not in _POINTS:
         raise ValueError(f"unknown contact point {point!r}")
-    since = request.at - LOOKBACK
+    since = request.at - _LOOKBACK
     cur = await conn.execute(_READ, (request.account_id, point, since, request.reservation_key))
     found: tuple[dict[str, Any] | None, str | None] | None = await cur.fetchone()
     if found is None or found[0] is None or found[1] is None:
@@ -128,3 +138,51 @@ def judge(view: GateView, request: ReservationRequest) -> ReservationResult:
         granted=decision.verdict == "allow",
         debtor_contacts_considered=len(history),
     )
+
+
+class Committed(NamedTuple):
+    """What `contact_send_commit` answered, and what is queued: this call's message or, on a
+    retry, the first attempt's."""
+
+    gate: str  # granted, stale or unknown_account
+    inserted: bool | None
+    status: str | None
+    provider_message_id: str | None
+    reply: dict[str, Any] | None
+    queued_destination: str | None
+    queued_body: str | None
+
+
+async def commit_contact(
+    conn: AsyncConnection,
+    view: GateView,
+    request: ReservationRequest,
+    entry: LogEntry,
+    *,
+    key: str,
+    template: str,
+    body: str,
+) -> Committed:
+    """One statement: if the person's state is still `view`'s, the reservation, the log row and
+    the outbox message (idempotency `key`) together; otherwise nothing ('stale')."""
+    with log_write_errors(entry.account_id):
+        cur = await conn.execute(
+            _COMMIT,
+            {
+                "p_point": view.point,
+                "p_since": view.since,
+                "p_digest": view.digest,
+                "p_key": request.reservation_key,
+                "p_channel": request.channel.value,
+                "p_purpose": request.purpose.value,
+                "p_at": request.at,
+                **log_row_params(entry),
+                "p_message_key": key,
+                "p_template": template,
+                "p_destination": view.state.destination,
+                "p_body": body,
+            },
+        )
+        found = await cur.fetchone()
+    assert found is not None
+    return Committed(*found)

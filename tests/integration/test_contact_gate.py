@@ -18,9 +18,9 @@ from structlog.testing import capture_logs
 
 from activities.channels import SimulatedProvider, SimulatedProviderConfig
 from activities.contact import ContactActivities
-from activities.contact_gate import GateView, judge, read_gate
-from activities.steplog import log_row_params
+from activities.contact_gate import GateView, commit_contact, judge, read_gate
 from cobranza.compliance import load_contact_rules
+from cobranza.db import single_statement
 from cobranza.domain import Channel, MessagePurpose, RecipientRole, Stage
 from cobranza.models import ContactCommand, ContactResult, LogEntry, ReservationRequest
 from tests.integration.support import make_row, seed_accounts
@@ -119,8 +119,7 @@ async def test_a_state_changed_after_the_read_commits_nothing(pool: AsyncConnect
     row = make_row()
     await seed_accounts(pool, [row])
     cmd = command(row.account_id)
-    async with pool.connection() as conn:
-        await conn.set_autocommit(True)
+    async with single_statement(pool) as conn:
         view = await read_gate(conn, cmd.reservation, "phone")
         assert judge(view, cmd.reservation).granted
         # An agent withdraws SMS between the gate's read and its commit.
@@ -129,29 +128,10 @@ async def test_a_state_changed_after_the_read_commits_nothing(pool: AsyncConnect
                WHERE debtor_id = (SELECT debtor_id FROM accounts WHERE account_id = %s)""",
             (row.account_id,),
         )
-        cur = await conn.execute(
-            """SELECT gate FROM contact_send_commit(
-                   p_point => 'phone', p_since => %(since)s, p_digest => %(digest)s,
-                   p_key => %(key)s, p_channel => 'sms', p_purpose => 'collection',
-                   p_at => %(at)s, p_account => %(p_account)s, p_workflow => %(p_workflow)s,
-                   p_run => %(p_run)s, p_collection => %(p_collection)s, p_seq => %(p_seq)s,
-                   p_kind => %(p_kind)s, p_stage => %(p_stage)s, p_detail => %(p_detail)s,
-                   p_occurred => %(p_occurred)s, p_recorded => %(p_recorded)s,
-                   p_canonical => %(p_canonical)s, p_campaign => %(p_campaign)s,
-                   p_strategy => %(p_strategy)s, p_outcome => %(p_outcome)s,
-                   p_balance => %(p_balance)s, p_original => %(p_original)s,
-                   p_closed => %(p_closed)s, p_message_key => 'k', p_template => 't',
-                   p_destination => '+573001234567', p_body => 'b')""",
-            {
-                "since": view.since,
-                "digest": view.digest,
-                "key": cmd.reservation.reservation_key,
-                "at": AT,
-                **log_row_params(cmd.entry),
-            },
+        committed = await commit_contact(
+            conn, view, cmd.reservation, cmd.entry, key="k", template="t", body="b"
         )
-        assert (await cur.fetchone()) == ("stale",)
-        await conn.set_autocommit(False)
+        assert committed.gate == "stale"
     assert await counts(pool, [row.account_id]) == (0, 0, 0)
     # The activity itself reads again and judges the new state: SMS is no longer authorized.
     result = await ContactActivities(pool, SILENT).send_contact(cmd)
