@@ -142,6 +142,7 @@ async def run_collections(
             rows=rows,
         )
         silent = SimulatedProvider(SimulatedProviderConfig(reply_rate=0, failure_rate=0))
+        rules = bench_rules()  # once, not per start inside the timed phase
         async with build_worker(client, pool, settings, adapter=silent):
             started = time.perf_counter()
             handles = await asyncio.gather(
@@ -155,7 +156,7 @@ async def run_collections(
                             balance_cop=row.balance_cop,
                             days_past_due=row.days_past_due,
                             product=row.product,
-                            contact_rules=bench_rules(),
+                            contact_rules=rules,
                         ),
                         id=workflow_id_for(row.account_id),
                         task_queue=queue,
