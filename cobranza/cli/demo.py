@@ -157,7 +157,7 @@ def demo(
     started = time.monotonic()
     console.print("[bold]Cobranza: demostración[/bold] (stack local en .cobranza/)")
     try:
-        localstack.fresh_demo_state(settings)
+        settings = localstack.fresh_demo_state(settings)
     except localstack.StackBusyError as err:
         raise fail(str(err)) from err
     # A SIGTERM (timeout, kill) stops what the demo started, as Ctrl-C does.
